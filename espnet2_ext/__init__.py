@@ -1,0 +1,8 @@
+"""ESPnet2 extension: fine-tuning strategies for self-supervised speech encoders.
+
+Import :mod:`espnet2_ext.registration` (the task modules and entry points do it) to plug the
+project's classes into ESPnet's ClassChoices. Plain utilities (``espnet2_ext.recipe``,
+``espnet2_ext.corpora``) do not import espnet2 and stay fast to start.
+"""
+
+__version__ = "0.1.0"

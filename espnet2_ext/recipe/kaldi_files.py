@@ -1,0 +1,39 @@
+"""Reading and writing Kaldi-style ``key value`` files with line-accurate errors."""
+
+from pathlib import Path
+from typing import Dict, Iterator, Mapping, Tuple, Union
+
+from espnet2_ext.errors import at
+
+PathLike = Union[str, Path]
+
+
+def iter_lines(path: PathLike) -> Iterator[Tuple[int, str, str]]:
+    """Yield ``(lineno, key, value)`` for each non-empty line; value may be ''."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                raise at(path, lineno, "empty line")
+            key, _, value = line.partition(" ")
+            yield lineno, key, value.strip()
+
+
+def read_map(path: PathLike, allow_empty: bool = False) -> Dict[str, str]:
+    """Read a ``key value`` file; duplicate keys and (unless allowed) empty values are errors."""
+    out: Dict[str, str] = {}
+    for lineno, key, value in iter_lines(path):
+        if key in out:
+            raise at(path, lineno, f"duplicate id '{key}'")
+        if not value and not allow_empty:
+            raise at(path, lineno, f"'{key}' has an empty value")
+        out[key] = value
+    return out
+
+
+def write_map(path: PathLike, mapping: Mapping[str, str]) -> None:
+    """Write ``key value`` lines sorted by key in C-locale (code point) order."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for key in sorted(mapping):
+            f.write(f"{key} {mapping[key]}\n" if mapping[key] != "" else f"{key}\n")

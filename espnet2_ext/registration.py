@@ -1,0 +1,46 @@
+"""The one place where the project's classes are plugged into ESPnet's ClassChoices.
+
+ESPnet keeps a separate set of module-level registries per task (``espnet2.tasks.asr``,
+``.slu``, ``.cls``); each entry below is added to every task it lists. Importing this module
+is idempotent.
+"""
+
+from espnet2_ext import offline  # noqa: F401  (must precede every espnet2 import)
+
+import espnet2.tasks.asr as asr_task  # noqa: E402
+import espnet2.tasks.cls as cls_task  # noqa: E402
+import espnet2.tasks.slu as slu_task  # noqa: E402
+from espnet2.asr.encoder.linear_encoder import LinearEncoder  # noqa: E402
+from espnet2.train.class_choices import ClassChoices  # noqa: E402
+
+from espnet2_ext.upstream.frontend import SSLUpstreamFrontend  # noqa: E402
+
+ALL_TASKS = (asr_task, slu_task, cls_task)
+
+# (registry attribute, name, class, task modules)
+ENTRIES = (
+    ("frontend_choices", "ssl_upstream", SSLUpstreamFrontend, ALL_TASKS),
+    # ESPnet's own LinearEncoder; with ``input_layer: null`` and equal sizes it is a pass-through,
+    # which is what "SSL upstream + task head" fine-tuning needs after a frontend.
+    ("encoder_choices", "linear", LinearEncoder, ALL_TASKS),
+)
+
+
+def register(choices: ClassChoices, name: str, cls: type) -> None:
+    """Add ``cls`` under ``name``, with the type check ``ClassChoices.__init__`` would do."""
+    name = name.lower()
+    if choices.base_type is not None and not issubclass(cls, choices.base_type):
+        raise TypeError(f"{cls.__name__} is not a subclass of {choices.base_type.__name__}")
+    existing = choices.classes.get(name)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"--{choices.name} {name} is already taken by {existing.__name__}")
+    choices.classes[name] = cls
+
+
+def register_all() -> None:
+    for attribute, name, cls, tasks in ENTRIES:
+        for task in tasks:
+            register(getattr(task, attribute), name, cls)
+
+
+register_all()

@@ -1,0 +1,1 @@
+"""SSL upstream encoders (waveform CNN + transformer) exposed to ESPnet as frontends."""

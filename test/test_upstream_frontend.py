@@ -1,0 +1,92 @@
+import pytest
+import torch
+
+from espnet2_ext import registration  # noqa: F401
+from espnet2_ext.upstream.architectures import build_architecture
+from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
+
+
+def cnn_frames(num_samples: int) -> int:
+    """HuBERT's CNN: kernel 10 stride 5, four of kernel 3 stride 2, two of kernel 2 stride 2."""
+    n = (num_samples - 10) // 5 + 1
+    for kernel in (3, 3, 3, 3, 2, 2):
+        n = (n - kernel) // 2 + 1
+    return n
+
+
+@pytest.fixture(scope="module")
+def frontend():
+    torch.manual_seed(0)
+    return SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 2}).eval()
+
+
+def test_lengths_follow_the_cnn_formula_with_padding(frontend):
+    lengths = torch.tensor([16000, 8001, 401])
+    wave = torch.randn(3, 16000) * (torch.arange(16000)[None] < lengths[:, None])
+    feats, feat_lens = frontend(wave, lengths)
+    assert [cnn_frames(n) for n in (16000, 8001, 401)] == [49, 24, 1]
+    assert feat_lens.tolist() == [49, 24, 1]
+    assert feats.shape == (3, 49, 256)
+
+
+def test_padding_does_not_change_the_valid_frames_with_a_layer_norm_cnn():
+    # HuBERT-Base's group-norm CNN normalises over the padded time axis too (as in fairseq and
+    # transformers); the layer-norm CNN (wav2vec 2.0 Large, WavLM) and the transformer's
+    # attention mask make the valid frames independent of padding.
+    torch.manual_seed(0)
+    frontend = SSLUpstreamFrontend(
+        arch="tiny", arch_conf={"encoder_num_layers": 2, "extractor_mode": "layer_norm"}
+    ).eval()
+    wave = torch.randn(1, 8000)
+    alone, _ = frontend(wave, torch.tensor([8000]))
+    padded = torch.cat([wave, torch.zeros(1, 8000)], dim=1)
+    batched, lens = frontend(torch.cat([padded, torch.randn(1, 16000)]), torch.tensor([8000, 16000]))
+    torch.testing.assert_close(batched[0, : lens[0]], alone[0], atol=1e-4, rtol=1e-4)
+
+
+def test_layer_selects_an_intermediate_output():
+    torch.manual_seed(0)
+    full = SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 3}).eval()
+    wave, lengths = torch.randn(1, 4000), torch.tensor([4000])
+    with torch.no_grad():
+        expected = full.upstream.extract_features(wave, lengths)[0][0]
+        full.num_layers_run = 1
+        first, _ = full(wave, lengths)
+    torch.testing.assert_close(first, expected)
+    with pytest.raises(ValueError, match="out of range"):
+        SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 2}, layer=2)
+
+
+def test_freeze_cnn_keeps_cnn_fixed_and_trains_the_rest():
+    frontend = SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 1}, freeze_cnn=True)
+    feats, _ = frontend(torch.randn(2, 4000), torch.tensor([4000, 3000]))
+    feats.sum().backward()
+    assert all(p.grad is None for p in frontend.upstream.feature_extractor.parameters())
+    assert frontend.upstream.encoder.feature_projection.projection.weight.grad is not None
+
+
+def test_rejects_wrong_rate_unknown_weights_and_arch():
+    with pytest.raises(ValueError, match="16 kHz"):
+        SSLUpstreamFrontend(fs=8000)
+    with pytest.raises(ValueError, match="weights"):
+        SSLUpstreamFrontend(weights="hubert.pt")
+    with pytest.raises(ValueError, match="unknown upstream architecture"):
+        build_architecture("huge")
+
+
+def test_named_architectures_have_the_published_sizes():
+    base = build_architecture("hubert_base")
+    assert sum(p.numel() for p in base.parameters()) == pytest.approx(94.37e6, rel=1e-3)
+    tiny = build_architecture("tiny")
+    assert sum(p.numel() for p in tiny.parameters()) < 5e6
+
+
+def test_normalize_waveform_leaves_padding_at_zero():
+    frontend = SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 1}, normalize_waveform=True)
+    from espnet2_ext.upstream.frontend import _normalize
+
+    wave = torch.cat([torch.randn(1, 3000) * 5 + 2, torch.zeros(1, 1000)], dim=1)
+    out = _normalize(wave, torch.tensor([3000]))
+    assert out[0, 3000:].abs().max() == 0
+    assert out[0, :3000].mean().abs() < 1e-4 and (out[0, :3000].std() - 1).abs() < 1e-2
+    assert frontend.normalize_waveform
