@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sourced by a stage script: turns "--name value" / "--name=value" into shell variables that the
+# script already defines (like Kaldi's utils/parse_options.sh); "--help" prints $help_message
+# and every option with its default. Dashes in names are read as underscores.
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --help|-h)
+            echo "${help_message:-}"; echo; echo "Options (default):"
+            grep -E '^[a-z_]+=' "$0" | sed -E 's/^([a-z_]+)=("[^"]*"|[^ ]*) *(# *)?(.*)$/  --\1 (\2) \4/'
+            exit 0 ;;
+        --*=*) _name=${1%%=*}; _value=${1#*=}; shift ;;
+        --*) [ $# -ge 2 ] || { echo "$0: option $1 needs a value" >&2; exit 2; }
+             _name=$1; _value=$2; shift 2 ;;
+        *) echo "$0: unexpected argument '$1' (options are --name value)" >&2; exit 2 ;;
+    esac
+    _name=${_name#--}; _name=${_name//-/_}
+    if ! declare -p "${_name}" > /dev/null 2>&1 || [[ ! "${_name}" =~ ^[a-z_]+$ ]]; then
+        echo "$0: unknown option --${_name} (see --help)" >&2; exit 2
+    fi
+    printf -v "${_name}" '%s' "${_value}"
+done
+unset _name _value

@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# Fine-tune an SSL speech encoder with ESPnet2: the stage pipeline shared by every recipe.
+#
+# Stages and option names follow ESPnet's egs2/TEMPLATE/asr1/asr.sh, but every helper that the
+# pip package lacks (Kaldi utils, sclite, spm_train, run.pl...) is a tested Python module of
+# espnet2_ext.recipe, so the pipeline needs nothing beyond `pip install`.
+#   1 local/data.sh            5 token list           10 collect stats     13 scoring + RESULTS.md
+#   2 speed perturbation       6-9 LM (--use_lm)      11 training          14 packing
+#   3 format audio -> dump/    (skipped by default)   12 decoding (+RTF)
+#   4 filter length/empty text
+set -euo pipefail
+
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*" >&2; }
+min() { local a=$1; for b in "$@"; do [ "$b" -lt "$a" ] && a=$b; done; echo "$a"; }
+SECONDS=0
+
+# General
+stage=1                 # Processes starts from the specified stage.
+stop_stage=10000        # Processes is stopped at the specified stage.
+skip_data_prep=false    # Skip stages 1-4 (shared by every target of a corpus).
+skip_train=false        # Skip stages 5-11.
+skip_eval=false         # Skip stages 12-13.
+ngpu=auto               # GPUs for training (auto: 1 if CUDA is available, else 0).
+num_nodes=1             # Nodes for distributed training (with a slurm/ssh --cmd).
+nj=2                    # Parallel jobs for data preparation and statistics.
+inference_nj=2          # Parallel jobs for decoding.
+gpu_inference=false     # Decode on GPU.
+dumpdir=dump            # Where formatted audio goes.
+expdir=exp              # Where experiments go.
+python=python3          # Python (e.g. "coverage run --append").
+
+# Data
+local_data_opts=""      # Options for local/data.sh.
+speed_perturb_factors="" # e.g. "0.9 1.0 1.1".
+audio_format=flac       # flac or wav.
+fs=16k                  # Sampling rate of the formatted audio.
+min_wav_duration=0.1    # Shorter utterances are removed (seconds).
+max_wav_duration=20     # Longer utterances are removed (seconds).
+
+# Target
+task=asr                # ESPnet task: asr (CTC/attention) or cls (utterance classification).
+target=asr              # Name of the target (asr, ner, sentiment...): part of the exp dir name.
+text_name=text          # Data file holding the target (text, text.ner, text.sentiment...).
+token_type=char         # char, word, bpe, or label (classification).
+nbpe=100                # BPE vocabulary size.
+bpemode=unigram         # unigram or bpe.
+nlsyms_txt=none         # Non-linguistic symbols (one per line), kept as single tokens.
+
+# Language model (stages 6-9)
+use_lm=false            # Train and use an LM with ESPnet's lm_train.
+lm_config=              # LM training config.
+lm_args=                # Extra LM training options.
+lm_exp=                 # LM exp dir (default: exp/lm_<target>_<token>).
+inference_lm=valid.loss.ave.pth
+
+# Training and decoding
+tag=                    # Suffix of the exp dir (default: the config's name).
+train_config=           # Training config (ESPnet YAML).
+train_args=             # Extra training options (override the config).
+pretrained_model=       # --init_param value(s).
+ignore_init_mismatch=false
+inference_config=       # Decoding config.
+inference_args=         # Extra decoding options.
+inference_tag=          # Name of the decoding dir.
+inference_model=valid.loss.ave.pth  # Checkpoint to decode with.
+local_score_opts=       # Options for local/score.sh.
+
+# Sets
+train_set=
+valid_set=
+test_sets=
+
+help_message=$(sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//')
+. "$(dirname "$(readlink -f "$0")")/parse_options.sh"
+. ./path.sh
+. ./cmd.sh
+
+[ -n "${train_set}" ] && [ -n "${valid_set}" ] && [ -n "${test_sets}" ] \
+    || { log "--train_set, --valid_set and --test_sets are required"; exit 2; }
+[ -n "${train_config}" ] || { log "--train_config is required"; exit 2; }
+case "${task}" in asr|cls) ;; *) log "--task must be asr or cls: ${task}"; exit 2 ;; esac
+[ "${task}" = cls ] && token_type=label
+fs_hz=$(${python} -c "import humanfriendly as h; print(h.parse_size('${fs}'))")
+if [ "${ngpu}" = auto ]; then
+    ngpu=$(${python} -c "import torch; print(int(torch.cuda.is_available()))")
+fi
+
+# Derived names
+data_feats="${dumpdir}/raw"
+[ -n "${speed_perturb_factors}" ] && train_set_sp="${train_set}_sp" || train_set_sp="${train_set}"
+case "${token_type}" in
+    bpe) token_dir="data/token_list/${target}_bpe_${bpemode}${nbpe}" ;;
+    *) token_dir="data/token_list/${target}_${token_type}" ;;
+esac
+token_list="${token_dir}/tokens.txt"
+bpemodel="${token_dir}/bpe.model"
+token_opts=(--token_type "${token_type}" --token_list "${token_list}")
+[ "${token_type}" = bpe ] && token_opts+=(--bpemodel "${bpemodel}")
+# ESPnet's CLS task reads labels as single words.
+[ "${task}" = cls ] && token_opts=(--token_type word --token_list "${token_list}")
+nlsyms_opt=()
+[ "${nlsyms_txt}" != none ] && nlsyms_opt=(--nlsyms "$(paste -sd, "${nlsyms_txt}")")
+[ -z "${tag}" ] && tag="${target}_$(basename "${train_config}" .yaml)"
+exp="${expdir}/${task}_${tag}"
+stats_dir="${expdir}/${task}_stats_${target}_${token_type}"
+[ -z "${lm_exp}" ] && lm_exp="${expdir}/lm_${target}_${token_type}"
+if [ -z "${inference_tag}" ]; then
+    _conf=decode
+    [ -n "${inference_config}" ] && _conf=$(basename "${inference_config}" .yaml)
+    inference_tag="${_conf}_${task}_model_${inference_model%.*}"
+    [ "${use_lm}" = true ] && inference_tag="${inference_tag}_lm"
+fi
+# The data-name of the target in ESPnet's data loader.
+[ "${task}" = cls ] && target_key=label || target_key=text
+if [ "${skip_data_prep}" = true ]; then stage=$((stage > 5 ? stage : 5)); fi
+if [ "${skip_train}" = true ]; then stop_stage_train=4; else stop_stage_train=11; fi
+
+run_stage() {  # run_stage N: is stage N selected?
+    [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]
+}
+recipe() { ${python} -m "espnet2_ext.recipe.$1" "${@:2}"; }
+
+if run_stage 1 && [ "${skip_data_prep}" = false ]; then
+    log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
+    # shellcheck disable=SC2086
+    local/data.sh ${local_data_opts}
+    for dset in "${train_set}" "${valid_set}" ${test_sets}; do
+        recipe datadir validate "data/${dset}"
+    done
+fi
+
+if run_stage 2 && [ "${skip_data_prep}" = false ] && [ -n "${speed_perturb_factors}" ]; then
+    log "Stage 2: speed perturbation (${speed_perturb_factors}) of data/${train_set}"
+    recipe speed_perturb --factors "${speed_perturb_factors}" --nj "${nj}" \
+        --audio_dir "${dumpdir}/speed_perturb/${train_set}" \
+        "data/${train_set}" "data/${train_set_sp}"
+fi
+
+if run_stage 3 && [ "${skip_data_prep}" = false ]; then
+    log "Stage 3: format audio (${fs}, ${audio_format}) into ${data_feats}"
+    for dset in "${train_set_sp}" "${valid_set}" ${test_sets}; do
+        if [ "${dset}" = "${train_set_sp}" ] || [ "${dset}" = "${valid_set}" ]; then
+            out="${data_feats}/org/${dset}"
+        else
+            out="${data_feats}/${dset}"
+        fi
+        recipe datadir validate "data/${dset}"
+        rm -rf "${out}"; mkdir -p "${out}/logdir"
+        scp="data/${dset}/wav.scp"; seg_opt=()
+        if [ -f "data/${dset}/segments" ]; then
+            scp="data/${dset}/segments"; seg_opt=(--segments "${out}/logdir/part.JOB")
+        fi
+        _nj=$(min "${nj}" "$(wc -l < "${scp}")")
+        parts=(); for n in $(seq "${_nj}"); do parts+=("${out}/logdir/part.${n}"); done
+        recipe split "${scp}" "${parts[@]}"
+        src="${out}/logdir/part.JOB"; [ ${#seg_opt[@]} -gt 0 ] && src="data/${dset}/wav.scp"
+        ${train_cmd} JOB=1:"${_nj}" "${out}/logdir/format.JOB.log" \
+            ${python} -m espnet2_ext.recipe.format_audio --fs "${fs_hz}" \
+            --audio_format "${audio_format}" "${seg_opt[@]}" "${src}" "${out}/logdir/format.JOB"
+        recipe format_audio merge "${out}" "${out}"/logdir/format.*[0-9]
+        recipe format_audio copy-meta "data/${dset}" "${out}"
+    done
+fi
+
+if run_stage 4 && [ "${skip_data_prep}" = false ]; then
+    log "Stage 4: remove utterances outside ${min_wav_duration}-${max_wav_duration} s or with empty text"
+    for dset in "${train_set_sp}" "${valid_set}"; do
+        recipe filter_data --fs "${fs_hz}" --min_wav_duration "${min_wav_duration}" \
+            --max_wav_duration "${max_wav_duration}" \
+            "${data_feats}/org/${dset}" "${data_feats}/${dset}"
+    done
+fi
+
+if run_stage 5 && [ "${stop_stage_train}" -ge 5 ]; then
+    log "Stage 5: ${token_type} token list for '${target}' -> ${token_list}"
+    _opts=(--token_type "${token_type}" --text "${data_feats}/${train_set_sp}/${text_name}" --outdir "${token_dir}")
+    [ "${token_type}" = bpe ] && _opts+=(--nbpe "${nbpe}" --bpemode "${bpemode}")
+    recipe tokens "${_opts[@]}" "${nlsyms_opt[@]}"
+fi
+
+lm_stages_msg="skipped: --use_lm false (CTC fine-tuning decodes without an LM)"
+if run_stage 6 && [ "${stop_stage_train}" -ge 6 ]; then
+    if [ "${use_lm}" = true ]; then
+        log "Stage 6: LM collect stats -> ${lm_exp}_stats"
+        cut -d' ' -f2- "${data_feats}/${train_set_sp}/${text_name}" | paste -d' ' \
+            <(cut -d' ' -f1 "${data_feats}/${train_set_sp}/${text_name}") - > "${token_dir}/lm_train.txt"
+        ${python} -m espnet2.bin.lm_train --collect_stats true --use_preprocessor true \
+            "${token_opts[@]}" \
+            --train_data_path_and_name_and_type "${token_dir}/lm_train.txt,text,text" \
+            --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},text,text" \
+            --train_shape_file "${token_dir}/lm_train.txt" \
+            --valid_shape_file "${data_feats}/${valid_set}/${text_name}" \
+            --output_dir "${lm_exp}_stats" --config "${lm_config}" ${lm_args}
+    else
+        log "Stages 6-9 (language model): ${lm_stages_msg}"
+    fi
+fi
+if run_stage 7 && [ "${stop_stage_train}" -ge 7 ] && [ "${use_lm}" = true ]; then
+    log "Stage 7: LM training -> ${lm_exp}"
+    ${python} -m espnet2.bin.lm_train --use_preprocessor true --resume true \
+        "${token_opts[@]}" \
+        --train_data_path_and_name_and_type "${token_dir}/lm_train.txt,text,text" \
+        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},text,text" \
+        --train_shape_file "${lm_exp}_stats/train/text_shape" \
+        --valid_shape_file "${lm_exp}_stats/valid/text_shape" \
+        --fold_length 150 --ngpu "${ngpu}" --output_dir "${lm_exp}" \
+        --config "${lm_config}" ${lm_args}
+fi
+if run_stage 8 && [ "${stop_stage_train}" -ge 8 ] && [ "${use_lm}" = true ]; then
+    log "Stage 8: LM perplexity on ${test_sets}"
+    for dset in ${test_sets}; do
+        ${python} -m espnet2.bin.lm_calc_perplexity --ngpu 0 \
+            --data_path_and_name_and_type "${data_feats}/${dset}/${text_name},text,text" \
+            --train_config "${lm_exp}/config.yaml" --model_file "${lm_exp}/${inference_lm}" \
+            --output_dir "${lm_exp}/perplexity_${dset}"
+    done
+fi
+if run_stage 9 && [ "${use_lm}" = true ]; then
+    log "Stage 9: n-gram LM: skipped (KenLM is not pip-installable; the neural LM of stage 7 is used)"
+fi
+
+if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
+    log "Stage 10: collect statistics -> ${stats_dir}"
+    rm -rf "${stats_dir}"; mkdir -p "${stats_dir}/logdir"
+    _nj=$(min "${nj}" "$(wc -l < "${data_feats}/${valid_set}/wav.scp")")
+    for dset in train valid; do
+        [ "${dset}" = train ] && src="${data_feats}/${train_set_sp}" || src="${data_feats}/${valid_set}"
+        parts=(); for n in $(seq "${_nj}"); do parts+=("${stats_dir}/logdir/${dset}.${n}.scp"); done
+        recipe split "${src}/wav.scp" "${parts[@]}"
+    done
+    ${train_cmd} JOB=1:"${_nj}" "${stats_dir}/logdir/stats.JOB.log" \
+        ${python} -m "espnet2_ext.bin.${task}_train" --collect_stats true --use_preprocessor true \
+        "${token_opts[@]}" \
+        --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/wav.scp,speech,sound" \
+        --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},${target_key},text" \
+        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/wav.scp,speech,sound" \
+        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},${target_key},text" \
+        --train_shape_file "${stats_dir}/logdir/train.JOB.scp" \
+        --valid_shape_file "${stats_dir}/logdir/valid.JOB.scp" \
+        --output_dir "${stats_dir}/logdir/stats.JOB" --config "${train_config}" ${train_args}
+    _dirs=(); for n in $(seq "${_nj}"); do _dirs+=(--input_dir "${stats_dir}/logdir/stats.${n}"); done
+    ${python} -m espnet2.bin.aggregate_stats_dirs "${_dirs[@]}" --output_dir "${stats_dir}"
+    # Append the vocabulary size to the target's shape, as ESPnet's batch folding expects.
+    vocab=$(wc -l < "${token_list}")
+    for dset in train valid; do
+        awk -v v="${vocab}" '{ print $0 "," v }' "${stats_dir}/${dset}/${target_key}_shape" \
+            > "${stats_dir}/${dset}/${target_key}_shape.${token_type}"
+    done
+fi
+
+if run_stage 11 && [ "${stop_stage_train}" -ge 11 ]; then
+    log "Stage 11: training -> ${exp} (ngpu=${ngpu}; log: ${exp}/train.log)"
+    mkdir -p "${exp}"
+    init_opts=()
+    [ -n "${pretrained_model}" ] && init_opts=(--init_param "${pretrained_model}" --ignore_init_mismatch "${ignore_init_mismatch}")
+    # To resume from here: ${exp}/run.sh (ESPnet habit: every heavy stage leaves its command).
+    train_command=(${python} -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${exp##*/}"
+        --log "${exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}"
+        --init_file_prefix "${exp}/.dist_init_" --multiprocessing_distributed true --
+        ${python} -m "espnet2_ext.bin.${task}_train" --use_preprocessor true --resume true
+        "${token_opts[@]}"
+        --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/wav.scp,speech,sound"
+        --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},${target_key},text"
+        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/wav.scp,speech,sound"
+        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},${target_key},text"
+        --train_shape_file "${stats_dir}/train/speech_shape"
+        --train_shape_file "${stats_dir}/train/${target_key}_shape.${token_type}"
+        --valid_shape_file "${stats_dir}/valid/speech_shape"
+        --valid_shape_file "${stats_dir}/valid/${target_key}_shape.${token_type}"
+        --fold_length 80000 --fold_length 150
+        --output_dir "${exp}" --config "${train_config}" "${init_opts[@]}")
+    # shellcheck disable=SC2206
+    train_command+=(${train_args})
+    printf '%q ' "${train_command[@]}" > "${exp}/run.sh"; echo >> "${exp}/run.sh"
+    "${train_command[@]}"
+fi
+
+if [ "${task}" = asr ]; then
+    inference_module=asr_inference
+    model_opts=(--asr_train_config "${exp}/config.yaml" --asr_model_file "${exp}/${inference_model}")
+    [ "${use_lm}" = true ] && model_opts+=(--lm_train_config "${lm_exp}/config.yaml" --lm_file "${lm_exp}/${inference_lm}")
+    result_dir=1best_recog
+else
+    inference_module=cls_inference
+    model_opts=(--classification_train_config "${exp}/config.yaml"
+        --classification_model_file "${exp}/${inference_model}")
+    result_dir=prediction
+fi
+
+if run_stage 12 && [ "${skip_eval}" = false ]; then
+    log "Stage 12: decoding ${test_sets} -> ${exp}/${inference_tag}"
+    [ "${gpu_inference}" = true ] && _ngpu=1 || _ngpu=0
+    [ "${gpu_inference}" = true ] && _cmd="${cuda_cmd} --gpu 1" || _cmd="${decode_cmd}"
+    conf_opt=(); [ -n "${inference_config}" ] && conf_opt=(--config "${inference_config}")
+    for dset in ${test_sets}; do
+        dir="${exp}/${inference_tag}/${dset}"; logdir="${dir}/logdir"
+        rm -rf "${dir}"; mkdir -p "${logdir}"
+        _nj=$(min "${inference_nj}" "$(wc -l < "${data_feats}/${dset}/wav.scp")")
+        parts=(); for n in $(seq "${_nj}"); do parts+=("${logdir}/keys.${n}.scp"); done
+        recipe split "${data_feats}/${dset}/wav.scp" "${parts[@]}"
+        # shellcheck disable=SC2086
+        ${_cmd} JOB=1:"${_nj}" "${logdir}/${inference_module}.JOB.log" \
+            ${python} -m "espnet2_ext.bin.${inference_module}" --ngpu "${_ngpu}" --batch_size 1 \
+            --data_path_and_name_and_type "${data_feats}/${dset}/wav.scp,speech,sound" \
+            --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
+            "${model_opts[@]}" "${conf_opt[@]}" ${inference_args}
+        for f in text token score; do
+            if [ -f "${logdir}/output.1/${result_dir}/${f}" ]; then
+                cat "${logdir}"/output.*/"${result_dir}/${f}" | LC_ALL=C sort > "${dir}/${f}"
+            fi
+        done
+        recipe rtf "${dir}"
+    done
+fi
+
+if run_stage 13 && [ "${skip_eval}" = false ]; then
+    log "Stage 13: scoring -> ${exp}/${inference_tag}/<set>/score_*"
+    for dset in ${test_sets}; do
+        dir="${exp}/${inference_tag}/${dset}"
+        ref="${data_feats}/${dset}/${text_name}"
+        if [ "${task}" = asr ]; then
+            # WER/CER of the words: non-linguistic symbols (e.g. NER tags) are removed first.
+            _rm=(); [ ${#nlsyms_opt[@]} -gt 0 ] && _rm=("${nlsyms_opt[@]}" --remove_nlsyms)
+            recipe score --ref "${ref}" --hyp "${dir}/text" --unit word --outdir "${dir}/score_wer" "${_rm[@]}"
+            recipe score --ref "${ref}" --hyp "${dir}/text" --unit char --outdir "${dir}/score_cer" "${_rm[@]}"
+            if [ "${token_type}" = bpe ]; then
+                recipe score --ref "${ref}" --hyp "${dir}/text" --unit token --bpemodel "${bpemodel}" \
+                    --outdir "${dir}/score_ter" "${nlsyms_opt[@]}"
+            fi
+        fi
+        if [ -x local/score.sh ]; then
+            # shellcheck disable=SC2086
+            local/score.sh ${local_score_opts} "${ref}" "${dir}"
+        fi
+    done
+    recipe results "${expdir}" --out RESULTS.md
+    recipe results "${exp}" --out "${exp}/RESULTS.md"
+    log "Results: $(pwd)/RESULTS.md"
+fi
+
+if run_stage 14 && [ "${skip_eval}" = false ]; then
+    log "Stage 14: pack ${exp} -> ${exp}/${exp##*/}_${inference_model%.*}.zip"
+    [ "${task}" = asr ] && pack_task=asr || pack_task=cls
+    ${python} -m espnet2.bin.pack "${pack_task}" "${model_opts[@]}" \
+        --option "${exp}/RESULTS.md" --option "${token_dir}" \
+        --outpath "${exp}/${exp##*/}_${inference_model%.*}.zip"
+fi
+
+log "Successfully finished stages ${stage}-$(min "${stop_stage}" 14) in ${SECONDS} s"

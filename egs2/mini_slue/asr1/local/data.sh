@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Generate (or reuse, when cached with the same options) the synthetic mini_slue corpus:
+# eSpeak NG recordings of 5-15 sentences, one voice each, into data/{train,dev,test}.
+set -euo pipefail
+size=default   # default (~1.3 h of training audio) or tiny (a few recordings, for tests)
+seed=0
+nj=2
+. "$(dirname "$(readlink -f "$0")")/../../../TEMPLATE/asr1/parse_options.sh"
+. ./db.sh
+python3 -m espnet2_ext.corpora.mini_slue --outdir data --audio_dir "${MINI_SLUE}/audio" \
+    --size "${size}" --seed "${seed}" --nj "${nj}"
