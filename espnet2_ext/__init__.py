@@ -2,7 +2,7 @@
 
 Import :mod:`espnet2_ext.registration` (the task modules and entry points do it) to plug the
 project's classes into ESPnet's ClassChoices. Plain utilities (``espnet2_ext.recipe``,
-``espnet2_ext.corpora``) do not import espnet2 and stay fast to start.
+``espnet2_ext.corpora``) import only light espnet2 modules (no task) and start fast.
 """
 
 __version__ = "0.1.0"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sourced by a stage script: turns "--name value" / "--name=value" into shell variables that the
-# script already defines (like Kaldi's utils/parse_options.sh); "--help" prints $help_message
-# and every option with its default. Dashes in names are read as underscores.
+# Sourced by a script: turns leading "--name value" / "--name=value" arguments into shell
+# variables that the script already defines (like Kaldi's utils/parse_options.sh), and leaves
+# the positional arguments in "$@". "--help" prints $help_message and every option with its
+# default. Dashes in names are read as underscores.
 while [ $# -gt 0 ]; do
     case "$1" in
         --help|-h)
@@ -11,7 +12,7 @@ while [ $# -gt 0 ]; do
         --*=*) _name=${1%%=*}; _value=${1#*=}; shift ;;
         --*) [ $# -ge 2 ] || { echo "$0: option $1 needs a value" >&2; exit 2; }
              _name=$1; _value=$2; shift 2 ;;
-        *) echo "$0: unexpected argument '$1' (options are --name value)" >&2; exit 2 ;;
+        *) break ;;  # positional arguments are left in "$@" for the caller
     esac
     _name=${_name#--}; _name=${_name//-/_}
     if ! declare -p "${_name}" > /dev/null 2>&1 || [[ ! "${_name}" =~ ^[a-z_]+$ ]]; then

@@ -72,6 +72,7 @@ test_sets=
 
 help_message=$(sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//')
 . "$(dirname "$(readlink -f "$0")")/parse_options.sh"
+[ $# -eq 0 ] || { log "unexpected argument '$1' (options are --name value; see --help)"; exit 2; }
 . ./path.sh
 . ./cmd.sh
 
@@ -96,6 +97,8 @@ token_list="${token_dir}/tokens.txt"
 bpemodel="${token_dir}/bpe.model"
 token_opts=(--token_type "${token_type}" --token_list "${token_list}")
 [ "${token_type}" = bpe ] && token_opts+=(--bpemodel "${bpemodel}")
+# ESPnet's preprocessor must keep non-linguistic symbols (e.g. NER tags) as single tokens.
+[ "${nlsyms_txt}" != none ] && token_opts+=(--non_linguistic_symbols "${nlsyms_txt}")
 # ESPnet's CLS task reads labels as single words.
 [ "${task}" = cls ] && token_opts=(--token_type word --token_list "${token_list}")
 nlsyms_opt=()
@@ -173,8 +176,12 @@ fi
 
 if run_stage 5 && [ "${stop_stage_train}" -ge 5 ]; then
     log "Stage 5: ${token_type} token list for '${target}' -> ${token_list}"
-    _opts=(--token_type "${token_type}" --text "${data_feats}/${train_set_sp}/${text_name}" --outdir "${token_dir}")
-    [ "${token_type}" = bpe ] && _opts+=(--nbpe "${nbpe}" --bpemode "${bpemode}")
+    _opts=(--text "${data_feats}/${train_set_sp}/${text_name}" --outdir "${token_dir}")
+    case "${token_type}" in
+        label) _opts+=(--label_list) ;;
+        bpe) _opts+=(--token_type bpe --nbpe "${nbpe}" --bpemode "${bpemode}") ;;
+        *) _opts+=(--token_type "${token_type}") ;;
+    esac
     recipe tokens "${_opts[@]}" "${nlsyms_opt[@]}"
 fi
 
