@@ -4,12 +4,14 @@ from typing import Any, Dict
 
 from torchaudio.models import Wav2Vec2Model, wav2vec2_model
 
-_BASE_CNN = [(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512, 2, 2)] * 2
 
 
 def _cnn(channels: int):
     """The HuBERT/wav2vec 2.0 CNN layout (400-sample receptive field, 320 stride)."""
     return [(channels, 10, 5)] + [(channels, 3, 2)] * 4 + [(channels, 2, 2)] * 2
+
+
+_BASE_CNN = _cnn(512)
 
 
 _COMMON = dict(

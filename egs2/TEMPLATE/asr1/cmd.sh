@@ -1,5 +1,6 @@
 # Job runners, as in ESPnet's cmd.sh. "local" runs jobs as processes on this machine; "slurm"
-# submits job arrays with sbatch (options in conf/slurm.conf). Every recipe keeps this file as is.
+# submits job arrays with sbatch (options in the recipe's conf/slurm.conf). Recipes link this file;
+# choose the backend with the environment: cmd_backend=slurm ./run.sh ...
 cmd_backend=${cmd_backend:-local}
 case "${cmd_backend}" in
     local) train_cmd="espnet2_ext_run --backend local"
