@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--local_data_opts", "--size tiny", "--nj", "2", "--inference_nj", "1"]
+TINY = ["--local_data_opts", "--size tiny", "--test_sets", "test", "--nj", "2", "--inference_nj", "1"]
 
 
 def run(cmd, cwd, env, check=True):
