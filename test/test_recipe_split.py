@@ -7,11 +7,7 @@ import pytest
 
 from espnet2_ext.errors import DataError
 from espnet2_ext.recipe import split
-
-
-def write_lines(path: Path, lines: List[str]) -> Path:
-    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    return path
+from helpers import write_lines
 
 
 def keys(path: Path) -> List[str]:
