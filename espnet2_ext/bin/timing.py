@@ -7,6 +7,7 @@ totals go to ``<output_dir>/timing.json`` for ``espnet2_ext.recipe.rtf``.
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -35,7 +36,7 @@ def timed_class(base: type, totals: Dict[str, float]) -> type:
 
 def run_timed(module: ModuleType, class_name: str, cmd: Optional[Sequence[str]]) -> None:
     """Run ``module.main(cmd)`` with ``module.<class_name>`` timed; write timing.json."""
-    argv: List[str] = list(cmd) if cmd is not None else __import__("sys").argv[1:]
+    argv: List[str] = list(cmd) if cmd is not None else sys.argv[1:]
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--output_dir")
     output_dir = parser.parse_known_args(argv)[0].output_dir

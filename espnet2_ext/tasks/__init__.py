@@ -23,5 +23,3 @@ class SLUTask(_SLUTask):
 class CLSTask(_CLSTask):
     """Utterance classification (sentiment)."""
 
-
-TASKS = {"asr": ASRTask, "slu": SLUTask, "cls": CLSTask}
