@@ -189,13 +189,11 @@ lm_stages_msg="skipped: --use_lm false (CTC fine-tuning decodes without an LM)"
 if run_stage 6 && [ "${stop_stage_train}" -ge 6 ]; then
     if [ "${use_lm}" = true ]; then
         log "Stage 6: LM collect stats -> ${lm_exp}_stats"
-        cut -d' ' -f2- "${data_feats}/${train_set_sp}/${text_name}" | paste -d' ' \
-            <(cut -d' ' -f1 "${data_feats}/${train_set_sp}/${text_name}") - > "${token_dir}/lm_train.txt"
         ${python} -m espnet2.bin.lm_train --collect_stats true --use_preprocessor true \
             "${token_opts[@]}" \
-            --train_data_path_and_name_and_type "${token_dir}/lm_train.txt,text,text" \
+            --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},text,text" \
             --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},text,text" \
-            --train_shape_file "${token_dir}/lm_train.txt" \
+            --train_shape_file "${data_feats}/${train_set_sp}/${text_name}" \
             --valid_shape_file "${data_feats}/${valid_set}/${text_name}" \
             --output_dir "${lm_exp}_stats" --config "${lm_config}" ${lm_args}
     else
@@ -206,7 +204,7 @@ if run_stage 7 && [ "${stop_stage_train}" -ge 7 ] && [ "${use_lm}" = true ]; the
     log "Stage 7: LM training -> ${lm_exp}"
     ${python} -m espnet2.bin.lm_train --use_preprocessor true --resume true \
         "${token_opts[@]}" \
-        --train_data_path_and_name_and_type "${token_dir}/lm_train.txt,text,text" \
+        --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},text,text" \
         --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},text,text" \
         --train_shape_file "${lm_exp}_stats/train/text_shape" \
         --valid_shape_file "${lm_exp}_stats/valid/text_shape" \
