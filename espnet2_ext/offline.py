@@ -9,9 +9,13 @@ import logging
 
 import nltk
 
+# A module logger: root-level calls before ESPnet configures logging would install a
+# WARNING-level default handler and hide the trainer's INFO progress lines.
+_LOG = logging.getLogger(__name__)
+
 
 def _no_download(*args, **kwargs) -> bool:
-    logging.debug("espnet2_ext: nltk.download%s skipped (offline)", args)
+    _LOG.debug("espnet2_ext: nltk.download%s skipped (offline)", args)
     return False
 
 

@@ -68,8 +68,10 @@ def test_freeze_cnn_keeps_cnn_fixed_and_trains_the_rest():
 def test_rejects_wrong_rate_unknown_weights_and_arch():
     with pytest.raises(ValueError, match="16 kHz"):
         SSLUpstreamFrontend(fs=8000)
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match="hubert.pt: upstream checkpoint not found"):
         SSLUpstreamFrontend(weights="hubert.pt")
+    with pytest.raises(ValueError, match="needs an architecture"):
+        SSLUpstreamFrontend(weights="random")
     with pytest.raises(ValueError, match="unknown upstream architecture"):
         build_architecture("huge")
 
@@ -90,3 +92,59 @@ def test_normalize_waveform_leaves_padding_at_zero():
     assert out[0, 3000:].abs().max() == 0
     assert out[0, :3000].mean().abs() < 1e-4 and (out[0, :3000].std() - 1).abs() < 1e-2
     assert frontend.normalize_waveform
+
+
+def test_weighted_sum_starts_as_the_mean_of_all_layers_and_learns_its_weights():
+    torch.manual_seed(0)
+    frontend = SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 3}, weighted_sum=True).eval()
+    wave, lengths = torch.randn(1, 4000), torch.tensor([4000])
+    with torch.no_grad():
+        layers = frontend.upstream.extract_features(wave, lengths)[0]
+    feats, _ = frontend(wave, lengths)
+    torch.testing.assert_close(feats, torch.stack(layers).mean(0))
+    feats.sum().backward()
+    assert frontend.layer_weights.grad is not None
+    with pytest.raises(ValueError, match="choose one"):
+        SSLUpstreamFrontend(arch="tiny", weighted_sum=True, layer=1)
+
+
+def trained_parameters(frontend: SSLUpstreamFrontend, wave: torch.Tensor) -> set:
+    """Names of upstream parameters that receive a gradient from one training step."""
+    frontend.zero_grad(set_to_none=True)
+    feats, _ = frontend(wave, torch.tensor([wave.size(1)] * wave.size(0)))
+    if not feats.requires_grad:  # nothing upstream of the (absent) head is trained
+        return set()
+    feats.sum().backward()
+    return {n for n, p in frontend.upstream.named_parameters() if p.grad is not None}
+
+
+def test_freeze_layers_fixes_the_bottom_of_the_transformer():
+    frontend = SSLUpstreamFrontend(
+        arch="tiny", arch_conf={"encoder_num_layers": 3, "encoder_layer_drop": 0.0}, freeze_layers=2
+    )
+    trained = trained_parameters(frontend, torch.randn(2, 4000))
+    assert trained and all(n.startswith("encoder.transformer.layers.2.") for n in trained)
+    with pytest.raises(ValueError, match="freeze_layers"):
+        SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 3}, freeze_layers=4)
+
+
+def test_freeze_steps_trains_the_upstream_only_after_k_batches():
+    arch_conf = {"encoder_num_layers": 1, "encoder_layer_drop": 0.0}
+    frontend = SSLUpstreamFrontend(arch="tiny", arch_conf=arch_conf, freeze_steps=2).train()
+    wave = torch.randn(1, 4000)
+    assert trained_parameters(frontend, wave) == set()
+    assert trained_parameters(frontend, wave) == set()
+    assert "encoder.transformer.layers.0.attention.k_proj.weight" in trained_parameters(frontend, wave)
+    assert frontend.state_dict()["num_updates"] == 3  # saved, so a resumed run keeps counting
+
+
+def test_freeze_all_is_a_probe_without_gradients_or_dropout():
+    frontend = SSLUpstreamFrontend(
+        arch="tiny", arch_conf={"encoder_num_layers": 2}, freeze_all=True, weighted_sum=True
+    ).train()
+    assert not frontend.upstream.training
+    wave = torch.randn(1, 4000)
+    assert trained_parameters(frontend, wave) == set()
+    assert frontend.layer_weights.grad is not None
+    again, _ = frontend(wave, torch.tensor([4000]))
+    torch.testing.assert_close(again, frontend(wave, torch.tensor([4000]))[0])

@@ -4,27 +4,35 @@ It returns frame-level hidden states (20 ms frames) with frame-level lengths, co
 CNN's own length formula, so any ESPnet encoder/CTC/classifier can follow it.
 """
 
-import logging
 from typing import Any, Dict, Optional, Tuple
 
 import torch
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from typeguard import typechecked
 
-from espnet2_ext.upstream.architectures import build_architecture
+from espnet2_ext.upstream.checkpoints import load_upstream
+from espnet2_ext.upstream.layers import layer_outputs
 
 
 class SSLUpstreamFrontend(AbsFrontend):
-    """Frame-level features from one layer of a HuBERT/wav2vec 2.0-style upstream.
+    """Frame-level features from one layer, or a learned weighted sum of layers, of an upstream.
 
     Args:
         fs: Expected sampling rate of the input waveforms.
-        arch: Named architecture (see ``ARCHITECTURES``).
-        arch_conf: Overrides of the architecture's options (torchaudio ``wav2vec2_model`` kwargs).
-        weights: Where the weights come from. ``random`` builds a randomly initialised upstream of
-            the same architecture (a baseline, and the stand-in until a pretrained one is given).
+        weights: ``random`` (a randomly initialised ``arch``), a checkpoint file (the project's
+            exported upstream, or an ESPnet ``hubert_train`` checkpoint with its config.yaml), a
+            local transformers directory (wav2vec2/HuBERT/WavLM), or ``hf:<hub id>`` (online).
+        arch: Named architecture of a ``random`` upstream (see ``ARCHITECTURES``).
+        arch_conf: Overrides of that architecture (torchaudio ``wav2vec2_model`` kwargs).
         layer: Transformer layer whose output is returned (-1: last). Layers above it are not run.
+        weighted_sum: Return a learnable softmax-weighted sum of all layers' outputs instead.
         freeze_cnn: Keep the waveform CNN fixed (as fairseq/ESPnet HuBERT fine-tuning does).
+        freeze_layers: Keep the CNN, the feature projection, the positional convolution (and
+            input LayerNorm) and the first N transformer layers fixed.
+        freeze_all: Keep the whole upstream fixed and in eval mode (a frozen-upstream probe).
+        freeze_steps: Keep the whole upstream fixed for the first K training batches, then train
+            it (fairseq's ``freeze_finetune_updates``). The count is saved with the model, so a
+            resumed run continues it.
         normalize_waveform: Zero-mean, unit-variance each waveform over its valid samples
             (wav2vec 2.0 Large/WavLM expect this; HuBERT Base does not).
     """
@@ -33,29 +41,59 @@ class SSLUpstreamFrontend(AbsFrontend):
     def __init__(
         self,
         fs: int = 16000,
-        arch: str = "tiny",
-        arch_conf: Optional[Dict[str, Any]] = None,
         weights: str = "random",
+        arch: Optional[str] = None,
+        arch_conf: Optional[Dict[str, Any]] = None,
         layer: int = -1,
+        weighted_sum: bool = False,
         freeze_cnn: bool = False,
+        freeze_layers: int = 0,
+        freeze_all: bool = False,
+        freeze_steps: int = 0,
         normalize_waveform: bool = False,
     ):
         super().__init__()
         if fs != 16000:
             raise ValueError(f"SSL upstreams expect 16 kHz audio, got fs={fs}")
-        if weights != "random":
-            raise ValueError(f"unsupported upstream weights '{weights}' (supported: 'random')")
-        logging.warning("SSLUpstreamFrontend: '%s' upstream with RANDOM initial weights", arch)
-        self.upstream = build_architecture(arch, **(arch_conf or {}))
+        self.upstream = load_upstream(weights, arch, arch_conf)
         num_layers = len(self.upstream.encoder.transformer.layers)
         if not -num_layers <= layer < num_layers:
             raise ValueError(f"layer={layer} is out of range for a {num_layers}-layer upstream")
+        if weighted_sum and layer != -1:
+            raise ValueError("choose one: layer or weighted_sum")
+        if not 0 <= freeze_layers <= num_layers:
+            raise ValueError(f"freeze_layers={freeze_layers} is out of range for {num_layers} layers")
         self.num_layers_run = layer % num_layers + 1
-        self.freeze_cnn = freeze_cnn
+        self.layer_weights = torch.nn.Parameter(torch.zeros(num_layers)) if weighted_sum else None
+        self.freeze_cnn = freeze_cnn or freeze_all or freeze_layers > 0
+        self.freeze_all = freeze_all
+        self.freeze_steps = freeze_steps
         self.normalize_waveform = normalize_waveform
-        if freeze_cnn:
-            self.upstream.feature_extractor.requires_grad_(False)
+        self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+        self._freeze(freeze_layers)
         self._output_size = self.upstream.encoder.feature_projection.projection.out_features
+
+    def _freeze(self, freeze_layers: int) -> None:
+        if self.freeze_all:
+            self.upstream.requires_grad_(False)
+            self.upstream.eval()
+            return
+        if self.freeze_cnn:
+            self.upstream.feature_extractor.requires_grad_(False)
+        if freeze_layers:
+            encoder = self.upstream.encoder
+            encoder.feature_projection.requires_grad_(False)
+            transformer = encoder.transformer
+            transformer.pos_conv_embed.requires_grad_(False)
+            if transformer.layer_norm_first:  # post-LN models normalise the layers' input
+                transformer.layer_norm.requires_grad_(False)
+            transformer.layers[:freeze_layers].requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "SSLUpstreamFrontend":
+        super().train(mode)
+        if self.freeze_all:
+            self.upstream.eval()  # no dropout/layer drop in a frozen probe
+        return self
 
     def output_size(self) -> int:
         return self._output_size
@@ -63,15 +101,20 @@ class SSLUpstreamFrontend(AbsFrontend):
     def forward(
         self, input: torch.Tensor, input_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        frozen = self.freeze_all or (self.training and self.num_updates < self.freeze_steps)
+        if self.training:
+            self.num_updates += 1
         if self.normalize_waveform:
             input = _normalize(input, input_lengths)
-        with torch.set_grad_enabled(self.training and not self.freeze_cnn):
+        grad = torch.is_grad_enabled() and not frozen
+        with torch.set_grad_enabled(grad and not self.freeze_cnn):
             feats, lengths = self.upstream.feature_extractor(input, input_lengths)
-        # torchaudio's Encoder.extract_features runs only the first ``num_layers`` layers.
-        layers = self.upstream.encoder.extract_features(
-            feats, lengths, num_layers=self.num_layers_run
-        )
-        return layers[-1], lengths
+        with torch.set_grad_enabled(grad):
+            layers = layer_outputs(self.upstream, feats, lengths, self.num_layers_run)
+        if self.layer_weights is None:
+            return layers[-1], lengths
+        weights = torch.softmax(self.layer_weights, dim=0)
+        return torch.einsum("l,lbtc->btc", weights, torch.stack(layers)), lengths
 
 
 def _normalize(wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

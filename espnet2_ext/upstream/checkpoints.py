@@ -1,0 +1,120 @@
+"""Where an upstream's weights come from: random init, the project's own checkpoints, or transformers.
+
+Every source ends as a torchaudio ``Wav2Vec2Model`` (WavLM: torchaudio's ``wavlm_model``), so the
+frontend and all fine-tuning methods have one implementation to work with:
+
+* ``random``: a randomly initialised encoder of a named architecture (a baseline);
+* a ``.pth`` file written by ``export_upstream`` (the project's compact format), or a checkpoint of
+  ESPnet's ``hubert_train`` task (``encoder: torchaudio_hubert``) with its ``config.yaml`` beside it;
+* a local transformers directory (``config.json`` + weights) of wav2vec2, HuBERT or WavLM, loaded
+  with transformers' own classes and converted by torchaudio's ``import_huggingface_model``;
+* ``hf:<hub id>`` (e.g. ``hf:facebook/hubert-base-ls960``): the same, downloaded when online.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+import yaml
+from torchaudio.models import Wav2Vec2Model, wav2vec2_model
+
+from espnet2_ext.errors import DataError
+from espnet2_ext.upstream.architectures import ARCHITECTURES, build_architecture
+
+_LOG = logging.getLogger(__name__)
+
+EXPORT_FORMAT = "espnet2_ext.upstream/1"
+# The wav2vec2_model arguments; ESPnet's torchaudio_hubert encoder_conf uses the same names.
+ARCH_KEYS = frozenset(ARCHITECTURES["tiny"])
+ESPNET_HUBERT_PREFIX = "encoder.hubert_pretrain_model.wav2vec2."
+
+
+def load_upstream(
+    weights: str, arch: Optional[str] = None, arch_conf: Optional[Dict[str, Any]] = None
+) -> Wav2Vec2Model:
+    """Build the upstream named by ``weights`` (see the module docstring).
+
+    ``arch``/``arch_conf`` choose the architecture of a ``random`` upstream; a checkpoint brings
+    its own, so giving them with one is an error rather than silently ignored.
+    """
+    if weights == "random":
+        if arch is None:
+            raise ValueError("weights: random needs an architecture name (arch: tiny|hubert_base|large)")
+        _LOG.warning("SSL upstream '%s' with RANDOM initial weights", arch)
+        return build_architecture(arch, **(arch_conf or {}))
+    if arch is not None or arch_conf:
+        raise ValueError(f"arch/arch_conf apply to weights: random only; '{weights}' defines its own")
+    if weights.startswith("hf:"):
+        return _from_transformers(weights[3:], local=False)
+    path = Path(weights)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise DataError(f"{path}: not a transformers model directory (no config.json)")
+        return _from_transformers(str(path), local=True)
+    if not path.is_file():
+        raise DataError(
+            f"{path}: upstream checkpoint not found (for a Hugging Face hub id write 'hf:<id>')"
+        )
+    return _from_checkpoint_file(path)
+
+
+def export_upstream(model: Wav2Vec2Model, config: Mapping[str, Any], path: Path, info: Mapping) -> None:
+    """Save an upstream in the project's compact format: its config, weights and provenance."""
+    unknown = set(config) - ARCH_KEYS
+    if unknown:
+        raise ValueError(f"not wav2vec2_model options: {sorted(unknown)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": EXPORT_FORMAT,
+        "config": dict(config),
+        "state_dict": model.state_dict(),
+        "info": dict(info),
+    }
+    torch.save(payload, path)
+
+
+def _from_checkpoint_file(path: Path) -> Wav2Vec2Model:
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(payload, dict) and payload.get("format") == EXPORT_FORMAT:
+        _LOG.info("SSL upstream from %s (%s)", path, payload["info"])
+        return _build_and_load(path, payload["config"], payload["state_dict"])
+    config_yaml = path.parent / "config.yaml"
+    if not isinstance(payload, dict) or not any(k.startswith(ESPNET_HUBERT_PREFIX) for k in payload):
+        raise DataError(
+            f"{path}: neither an exported upstream nor an ESPnet hubert_train checkpoint "
+            f"(no '{ESPNET_HUBERT_PREFIX}*' weights)"
+        )
+    if not config_yaml.is_file():
+        raise DataError(f"{config_yaml}: missing; an ESPnet checkpoint needs the config.yaml of its run")
+    with open(config_yaml) as f:
+        encoder_conf = (yaml.safe_load(f) or {}).get("encoder_conf") or {}
+    # Keys the run left out take the encoder's defaults, which are HuBERT-Base's.
+    config = {**ARCHITECTURES["hubert_base"], **{k: v for k, v in encoder_conf.items() if k in ARCH_KEYS}}
+    state = {k[len(ESPNET_HUBERT_PREFIX):]: v for k, v in payload.items() if k.startswith(ESPNET_HUBERT_PREFIX)}
+    return _build_and_load(path, config, state)
+
+
+def _build_and_load(path: Path, config: Dict[str, Any], state: Mapping[str, torch.Tensor]) -> Wav2Vec2Model:
+    config = dict(config)
+    config["extractor_conv_layer_config"] = [tuple(c) for c in config["extractor_conv_layer_config"]]
+    model = wav2vec2_model(**config)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise DataError(f"{path}: weights do not match the architecture they came with: {err}") from None
+    return model
+
+
+def _from_transformers(name_or_dir: str, local: bool) -> Wav2Vec2Model:
+    # transformers' own classes read the config and weights; torchaudio converts them.
+    from torchaudio.models.wav2vec2.utils import import_huggingface_model
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(name_or_dir, local_files_only=local)
+    kind = type(model).__name__
+    if kind not in {"Wav2Vec2Model", "HubertModel", "WavLMModel"}:
+        raise DataError(f"{name_or_dir}: a {kind}, not a wav2vec2/HuBERT/WavLM encoder")
+    _LOG.info("SSL upstream: %s from %s", kind, name_or_dir)
+    return import_huggingface_model(model)
+
