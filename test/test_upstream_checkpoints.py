@@ -120,5 +120,16 @@ def test_bad_checkpoints_name_the_file(tmp_path):
     export_upstream(model, dict(ARCHITECTURES["tiny"], encoder_num_layers=3), tmp_path / "bad.pth", {})
     with pytest.raises(DataError, match="bad.pth: weights do not match"):
         load_upstream(str(tmp_path / "bad.pth"))
-    with pytest.raises(ValueError, match="arch/arch_conf apply to weights: random only"):
-        load_upstream(str(tmp_path / "bad.pth"), arch="tiny")
+    with pytest.raises(ValueError, match=r"defines its own architecture: arch and \['encoder_num_layers'\]"):
+        load_upstream(str(tmp_path / "bad.pth"), arch_conf={"encoder_num_layers": 2})
+
+
+def test_checkpoints_take_dropout_and_layer_drop_from_the_fine_tuning_config(tmp_path, hf_dir):
+    regularisation = {"encoder_attention_dropout": 0.0, "encoder_layer_drop": 0.2}
+    model = load_upstream("random", "tiny", {"encoder_num_layers": 1})
+    export_upstream(model, dict(ARCHITECTURES["tiny"], encoder_num_layers=1), tmp_path / "up.pth", {})
+    for weights in (str(tmp_path / "up.pth"), str(hf_dir[0])):
+        loaded = load_upstream(weights, arch_conf=regularisation)
+        assert loaded.encoder.transformer.layer_drop == 0.2
+        attention = loaded.encoder.transformer.layers[0].attention
+        assert getattr(attention, "attention", attention).dropout == 0.0

@@ -148,3 +148,14 @@ def test_freeze_all_is_a_probe_without_gradients_or_dropout():
     assert frontend.layer_weights.grad is not None
     again, _ = frontend(wave, torch.tensor([4000]))
     torch.testing.assert_close(again, frontend(wave, torch.tensor([4000]))[0])
+
+
+def test_bf16_transformer_stays_close_to_float32_and_returns_float32():
+    torch.manual_seed(0)
+    frontend = SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 2}).eval()
+    wave, lengths = torch.randn(2, 8000), torch.tensor([8000, 6000])
+    full, _ = frontend(wave, lengths)
+    frontend.bf16_transformer = True
+    fast, _ = frontend(wave, lengths)
+    assert fast.dtype == torch.float32
+    assert torch.nn.functional.cosine_similarity(fast.flatten(), full.flatten(), dim=0) > 0.99

@@ -28,6 +28,15 @@ EXPORT_FORMAT = "espnet2_ext.upstream/1"
 # The wav2vec2_model arguments; ESPnet's torchaudio_hubert encoder_conf uses the same names.
 ARCH_KEYS = frozenset(ARCHITECTURES["tiny"])
 ESPNET_HUBERT_PREFIX = "encoder.hubert_pretrain_model.wav2vec2."
+# Options a checkpoint's architecture may take from the fine-tuning config (they change no
+# weight shape), with the names transformers' configs give them.
+REGULARISATION_KEYS = {
+    "encoder_projection_dropout": "feat_proj_dropout",
+    "encoder_attention_dropout": "attention_dropout",
+    "encoder_ff_interm_dropout": "activation_dropout",
+    "encoder_dropout": "hidden_dropout",
+    "encoder_layer_drop": "layerdrop",
+}
 
 
 def load_upstream(
@@ -35,28 +44,34 @@ def load_upstream(
 ) -> Wav2Vec2Model:
     """Build the upstream named by ``weights`` (see the module docstring).
 
-    ``arch``/``arch_conf`` choose the architecture of a ``random`` upstream; a checkpoint brings
-    its own, so giving them with one is an error rather than silently ignored.
+    ``arch``/``arch_conf`` choose the architecture of a ``random`` upstream. A checkpoint brings
+    its own architecture: ``arch`` is then an error rather than silently ignored, and
+    ``arch_conf`` may only change dropouts and layer drop (``REGULARISATION_KEYS``).
     """
     if weights == "random":
         if arch is None:
             raise ValueError("weights: random needs an architecture name (arch: tiny|hubert_base|large)")
         _LOG.warning("SSL upstream '%s' with RANDOM initial weights", arch)
         return build_architecture(arch, **(arch_conf or {}))
-    if arch is not None or arch_conf:
-        raise ValueError(f"arch/arch_conf apply to weights: random only; '{weights}' defines its own")
+    overrides = dict(arch_conf or {})
+    shaping = sorted(set(overrides) - set(REGULARISATION_KEYS))
+    if arch is not None or shaping:
+        raise ValueError(
+            f"'{weights}' defines its own architecture: arch and {shaping or 'arch_conf'} apply to "
+            f"weights: random only (a checkpoint takes only {sorted(REGULARISATION_KEYS)})"
+        )
     if weights.startswith("hf:"):
-        return _from_transformers(weights[3:], local=False)
+        return _from_transformers(weights[3:], overrides, local=False)
     path = Path(weights)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise DataError(f"{path}: not a transformers model directory (no config.json)")
-        return _from_transformers(str(path), local=True)
+        return _from_transformers(str(path), overrides, local=True)
     if not path.is_file():
         raise DataError(
             f"{path}: upstream checkpoint not found (for a Hugging Face hub id write 'hf:<id>')"
         )
-    return _from_checkpoint_file(path)
+    return _from_checkpoint_file(path, overrides)
 
 
 def export_upstream(model: Wav2Vec2Model, config: Mapping[str, Any], path: Path, info: Mapping) -> None:
@@ -74,11 +89,11 @@ def export_upstream(model: Wav2Vec2Model, config: Mapping[str, Any], path: Path,
     torch.save(payload, path)
 
 
-def _from_checkpoint_file(path: Path) -> Wav2Vec2Model:
+def _from_checkpoint_file(path: Path, overrides: Dict[str, Any]) -> Wav2Vec2Model:
     payload = torch.load(path, map_location="cpu", weights_only=False)
     if isinstance(payload, dict) and payload.get("format") == EXPORT_FORMAT:
         _LOG.info("SSL upstream from %s (%s)", path, payload["info"])
-        return _build_and_load(path, payload["config"], payload["state_dict"])
+        return _build_and_load(path, {**payload["config"], **overrides}, payload["state_dict"])
     config_yaml = path.parent / "config.yaml"
     if not isinstance(payload, dict) or not any(k.startswith(ESPNET_HUBERT_PREFIX) for k in payload):
         raise DataError(
@@ -91,6 +106,7 @@ def _from_checkpoint_file(path: Path) -> Wav2Vec2Model:
         encoder_conf = (yaml.safe_load(f) or {}).get("encoder_conf") or {}
     # Keys the run left out take the encoder's defaults, which are HuBERT-Base's.
     config = {**ARCHITECTURES["hubert_base"], **{k: v for k, v in encoder_conf.items() if k in ARCH_KEYS}}
+    config.update(overrides)
     state = {k[len(ESPNET_HUBERT_PREFIX):]: v for k, v in payload.items() if k.startswith(ESPNET_HUBERT_PREFIX)}
     return _build_and_load(path, config, state)
 
@@ -106,12 +122,13 @@ def _build_and_load(path: Path, config: Dict[str, Any], state: Mapping[str, torc
     return model
 
 
-def _from_transformers(name_or_dir: str, local: bool) -> Wav2Vec2Model:
+def _from_transformers(name_or_dir: str, overrides: Dict[str, Any], local: bool) -> Wav2Vec2Model:
     # transformers' own classes read the config and weights; torchaudio converts them.
     from torchaudio.models.wav2vec2.utils import import_huggingface_model
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(name_or_dir, local_files_only=local)
+    config_overrides = {REGULARISATION_KEYS[k]: v for k, v in overrides.items()}
+    model = AutoModel.from_pretrained(name_or_dir, local_files_only=local, **config_overrides)
     kind = type(model).__name__
     if kind not in {"Wav2Vec2Model", "HubertModel", "WavLMModel"}:
         raise DataError(f"{name_or_dir}: a {kind}, not a wav2vec2/HuBERT/WavLM encoder")

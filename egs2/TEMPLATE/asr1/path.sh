@@ -5,7 +5,8 @@ if [ -f "${MAIN_ROOT}/.venv/bin/activate" ] && [ -z "${VIRTUAL_ENV:-}" ]; then
     . "${MAIN_ROOT}/.venv/bin/activate"
 fi
 export PYTHONIOENCODING=UTF-8 LC_ALL=C
-# One thread per process: on few cores, more threads slow ESPnet training down ~40x.
+# One thread per process, as parallel jobs share the cores (oversubscribed threads slowed
+# training ~40x); the training stage gives its single CPU process every core (--train_nthreads).
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # glibc malloc tuning: avoids page-faulting fresh buffers every batch (+33% CPU throughput).
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-33554432}

@@ -22,6 +22,7 @@ skip_train=false        # Skip stages 5-11.
 skip_eval=false         # Skip stages 12-13.
 ngpu=auto               # GPUs for training (auto: 1 if CUDA is available, else 0).
 num_nodes=1             # Nodes for distributed training (with a slurm/ssh --cmd).
+train_nthreads=         # Torch threads of the training process (default: all CPUs if ngpu=0, else 1).
 nj=2                    # Parallel jobs for data preparation and statistics.
 inference_nj=2          # Parallel jobs for decoding.
 gpu_inference=false     # Decode on GPU.
@@ -276,6 +277,9 @@ if run_stage 11 && [ "${stop_stage_train}" -ge 11 ]; then
         --output_dir "${exp}" --config "${train_config}" "${init_opts[@]}")
     # shellcheck disable=SC2206
     train_command+=(${train_args})
+    # One CPU training process may use every core (path.sh keeps other jobs at 1 thread each).
+    [ -n "${train_nthreads}" ] || { [ "${ngpu}" = 0 ] && train_nthreads=$(nproc) || train_nthreads=1; }
+    train_command=(env OMP_NUM_THREADS="${train_nthreads}" "${train_command[@]}")
     printf '%q ' "${train_command[@]}" > "${exp}/run.sh"; echo >> "${exp}/run.sh"
     "${train_command[@]}"
 fi
