@@ -1,0 +1,1 @@
+"""Self-supervised pretraining of the project's default upstream (HuBERT-style, ESPnet's hubert task)."""
