@@ -1,43 +1,25 @@
 """End to end: the mini_slue recipe on a tiny generated subset, stages 1-13, as a user runs it.
 
 Runs in a copy of egs2/ so that the repository's recipe dirs (and RESULTS.md) stay untouched.
-Then checks that stage 11 resumes from its checkpoint and that a corrupt recording stops
-stage 3 with an error naming the file and line.
+Then checks that stage 11 resumes from its checkpoint and that bad data (a corrupt or missing
+recording, an empty transcript, a duplicate id) stops stage 3 with an error naming the file and
+line.
 """
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import copy_recipes, run
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--local_data_opts", "--size tiny", "--test_sets", "test", "--nj", "2", "--inference_nj", "1"]
-
-
-def run(cmd, cwd, env, check=True):
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
-    return proc
 
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
-    shutil.copytree(
-        ROOT / "egs2", tmp / "egs2", symlinks=True,
-        ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads", "RESULTS.md"),
-    )
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "MINI_SLUE": str(tmp / "corpus"),
-    }
-    path = tmp / "egs2" / "mini_slue" / "asr1"
+    egs2, env = copy_recipes(tmp_path_factory.mktemp("e2e"))
+    path = egs2 / "mini_slue" / "asr1"
     run(["./run.sh", "--stop_stage", "13", *TINY, "--train_args", "--max_epoch 1"], path, env)
     return path, env
 
@@ -77,20 +59,68 @@ def test_stage_11_resumes_from_the_checkpoint(recipe):
     assert (exp / "2epoch.pth").exists()
 
 
-def test_corrupt_recording_fails_stage_3_naming_file_and_line(recipe):
+def test_packed_model_and_exp_dirs_serve_the_infer_command(recipe):
     path, env = recipe
-    wav_scp = path / "data" / "test" / "wav.scp"
-    lines = wav_scp.read_text().splitlines()
-    corrupt = path / "corrupt.wav"
+    (asr,) = path.glob("exp/asr_asr_*")
+    (cls,) = path.glob("exp/cls_sentiment_*")
+    run(["./ssl_ft.sh", "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
+         "--train_config", "conf/train_asr.yaml", "--stage", "14", "--stop_stage", "14"], path, env)
+    (packed,) = asr.glob("*.zip")
+    wav = path / "dump/raw/test/wav.scp"
+    first_utt = wav.read_text().splitlines()[0].split()[0]
+    labels = set((path / "data/token_list/sentiment_label/tokens.txt").read_text().split())
+    for model in (packed, asr, cls):
+        proc = run([sys.executable, "-m", "espnet2_ext.bin.infer", "--model", str(model),
+                    "--wav_scp", str(wav)], path, env)
+        lines = proc.stdout.splitlines()
+        assert len(lines) == len(wav.read_text().splitlines())
+        assert lines[0].split()[0] == first_utt
+        if model == cls:
+            assert {line.split()[1] for line in lines} <= labels
+
+
+def corrupt_wav(data: Path, lines: dict) -> str:
+    corrupt = data.parent.parent / "corrupt.wav"
     corrupt.write_bytes(b"RIFF not really a wav file")
-    recid = lines[1].split()[0]
-    lines[1] = f"{recid} {corrupt}"
-    wav_scp.write_text("\n".join(lines) + "\n")
-    proc = run(
-        ["./ssl_ft.sh", "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
-         "--train_config", "conf/train_asr.yaml", "--stage", "3", "--stop_stage", "3"],
-        path, env, check=False,
-    )
+    recid = lines["wav.scp"][1].split()[0]
+    lines["wav.scp"][1] = f"{recid} {corrupt}"
+    return "wav.scp:2"
+
+
+def missing_wav(data: Path, lines: dict) -> str:
+    recid = lines["wav.scp"][1].split()[0]
+    lines["wav.scp"][1] = f"{recid} {data / 'nowhere.wav'}"
+    return "wav.scp:2"
+
+
+def empty_transcript(data: Path, lines: dict) -> str:
+    lines["text"][2] = lines["text"][2].split()[0]
+    return "text:3"
+
+
+def duplicate_id(data: Path, lines: dict) -> str:
+    lines["text"].insert(1, lines["text"][0])
+    return "text:2"
+
+
+@pytest.mark.parametrize("damage", [corrupt_wav, missing_wav, empty_transcript, duplicate_id])
+def test_bad_data_fails_stage_3_naming_file_and_line(recipe, damage):
+    path, env = recipe
+    data = path / "data" / "test"
+    original = {name: (data / name).read_text() for name in ("wav.scp", "text")}
+    lines = {name: text.splitlines() for name, text in original.items()}
+    where = damage(data, lines)
+    try:
+        for name, content in lines.items():
+            (data / name).write_text("\n".join(content) + "\n")
+        proc = run(
+            ["./ssl_ft.sh", "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
+             "--train_config", "conf/train_asr.yaml", "--stage", "3", "--stop_stage", "3"],
+            path, env, check=False,
+        )
+    finally:
+        for name, content in original.items():
+            (data / name).write_text(content)
     assert proc.returncode != 0
-    assert "data/test/wav.scp:2" in proc.stderr
+    assert f"data/test/{where}" in proc.stderr
     assert "Traceback" not in proc.stderr

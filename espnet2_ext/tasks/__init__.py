@@ -9,6 +9,7 @@ from espnet2_ext import registration  # noqa: F401  (registers before the tasks 
 
 from espnet2.tasks.asr import ASRTask as _ASRTask  # noqa: E402
 from espnet2.tasks.cls import CLSTask as _CLSTask  # noqa: E402
+from espnet2.tasks.hubert import HubertTask as _HubertTask  # noqa: E402
 from espnet2.tasks.slu import SLUTask as _SLUTask  # noqa: E402
 
 
@@ -23,3 +24,7 @@ class SLUTask(_SLUTask):
 class CLSTask(_CLSTask):
     """Utterance classification (sentiment)."""
 
+
+
+class HubertTask(_HubertTask):
+    """HuBERT masked-prediction pretraining (the project's default upstream)."""

@@ -13,7 +13,7 @@ frontend and all fine-tuning methods have one implementation to work with:
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 import yaml
@@ -89,29 +89,35 @@ def export_upstream(model: Wav2Vec2Model, config: Mapping[str, Any], path: Path,
     torch.save(payload, path)
 
 
-def _from_checkpoint_file(path: Path, overrides: Dict[str, Any]) -> Wav2Vec2Model:
+def read_checkpoint(path: Path) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
+    """(wav2vec2_model config, upstream state dict) of an exported or ESPnet hubert_train file."""
     payload = torch.load(path, map_location="cpu", weights_only=False)
     if isinstance(payload, dict) and payload.get("format") == EXPORT_FORMAT:
         _LOG.info("SSL upstream from %s (%s)", path, payload["info"])
-        return _build_and_load(path, {**payload["config"], **overrides}, payload["state_dict"])
-    config_yaml = path.parent / "config.yaml"
+        return dict(payload["config"]), payload["state_dict"]
     if not isinstance(payload, dict) or not any(k.startswith(ESPNET_HUBERT_PREFIX) for k in payload):
         raise DataError(
             f"{path}: neither an exported upstream nor an ESPnet hubert_train checkpoint "
             f"(no '{ESPNET_HUBERT_PREFIX}*' weights)"
         )
+    config_yaml = path.parent / "config.yaml"
     if not config_yaml.is_file():
         raise DataError(f"{config_yaml}: missing; an ESPnet checkpoint needs the config.yaml of its run")
     with open(config_yaml) as f:
         encoder_conf = (yaml.safe_load(f) or {}).get("encoder_conf") or {}
     # Keys the run left out take the encoder's defaults, which are HuBERT-Base's.
     config = {**ARCHITECTURES["hubert_base"], **{k: v for k, v in encoder_conf.items() if k in ARCH_KEYS}}
-    config.update(overrides)
     state = {k[len(ESPNET_HUBERT_PREFIX):]: v for k, v in payload.items() if k.startswith(ESPNET_HUBERT_PREFIX)}
-    return _build_and_load(path, config, state)
+    return config, state
 
 
-def _build_and_load(path: Path, config: Dict[str, Any], state: Mapping[str, torch.Tensor]) -> Wav2Vec2Model:
+def _from_checkpoint_file(path: Path, overrides: Dict[str, Any]) -> Wav2Vec2Model:
+    config, state = read_checkpoint(path)
+    return build_and_load(path, {**config, **overrides}, state)
+
+
+def build_and_load(path: Path, config: Dict[str, Any], state: Mapping[str, torch.Tensor]) -> Wav2Vec2Model:
+    """A wav2vec2_model of ``config`` with the weights ``state`` (read from ``path``)."""
     config = dict(config)
     config["extractor_conv_layer_config"] = [tuple(c) for c in config["extractor_conv_layer_config"]]
     model = wav2vec2_model(**config)

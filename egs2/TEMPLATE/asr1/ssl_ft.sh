@@ -39,7 +39,8 @@ min_wav_duration=0.1    # Shorter utterances are removed (seconds).
 max_wav_duration=20     # Longer utterances are removed (seconds).
 
 # Target
-task=asr                # ESPnet task: asr (CTC/attention) or cls (utterance classification).
+task=asr                # ESPnet task: asr (CTC/attention), cls (utterance classification), or
+                        # hubert (pretraining, stages 10-11 only; driven by TEMPLATE/ssl1/ssl_pt.sh).
 target=asr              # Name of the target (asr, ner, sentiment...): part of the exp dir name.
 text_name=text          # Data file holding the target (text, text.ner, text.sentiment...).
 token_type=char         # char, word, bpe, or label (classification).
@@ -80,7 +81,7 @@ help_message=$(sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//')
 [ -n "${train_set}" ] && [ -n "${valid_set}" ] && [ -n "${test_sets}" ] \
     || { log "--train_set, --valid_set and --test_sets are required"; exit 2; }
 [ -n "${train_config}" ] || { log "--train_config is required"; exit 2; }
-case "${task}" in asr|cls) ;; *) log "--task must be asr or cls: ${task}"; exit 2 ;; esac
+case "${task}" in asr|cls|hubert) ;; *) log "--task must be asr, cls or hubert: ${task}"; exit 2 ;; esac
 [ "${task}" = cls ] && token_type=label
 fs_hz=$(${python} -c "import humanfriendly as h; print(h.parse_size('${fs}'))")
 if [ "${ngpu}" = auto ]; then

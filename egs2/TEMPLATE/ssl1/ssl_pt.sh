@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Pretrain a HuBERT-style upstream with ESPnet's hubert task and export it for fine-tuning.
+#
+# Like ESPnet's egs2/TEMPLATE/ssl1/hubert.sh, iteration 1 predicts k-means clusters of MFCCs and
+# iteration i > 1 clusters a transformer layer of iteration i-1. Data and training reuse the
+# fine-tuning template (ssl_ft.sh) so both pipelines share one implementation.
+#   1-4 data preparation, audio formatting, filtering   (ssl_ft.sh stages 1-4)
+#   5   k-means labels (iteration 1)                     7 pretraining (hubert_train; resumable)
+#   6   collect statistics                               8 export the upstream + summary
+#   9-12 the same for iteration 2, 13-16 for iteration 3, ...
+set -euo pipefail
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*"; }
+
+stage=1
+stop_stage=10000
+n_iter=1                  # HuBERT iterations.
+n_clusters=100            # k-means clusters (targets) per iteration.
+feature_layer=3           # Layer of iteration i-1 clustered for iteration i > 1 (1-based).
+km_portion=0.3            # Fraction of the training utterances k-means is fitted on (iteration > 1).
+train_configs=            # One hubert_train config per iteration (space separated).
+train_args=               # Extra training options (override the configs).
+train_set=
+valid_set=
+local_data_opts=
+nj=2
+ngpu=auto
+train_nthreads=
+dumpdir=dump
+expdir=exp
+python=python3
+
+help_message=$(sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//')
+. "$(dirname "$(readlink -f "$0")")/../asr1/parse_options.sh"
+[ $# -eq 0 ] || { log "unexpected argument '$1' (options are --name value; see --help)"; exit 2; }
+. ./path.sh
+
+read -r -a configs <<< "${train_configs}"
+[ -n "${train_set}" ] && [ -n "${valid_set}" ] || { log "--train_set and --valid_set are required"; exit 2; }
+[ "${#configs[@]}" -eq "${n_iter}" ] || { log "--train_configs needs ${n_iter} configs"; exit 2; }
+data_feats="${dumpdir}/raw"
+# Options that ssl_ft.sh shares with this script.
+common=(--train_set "${train_set}" --valid_set "${valid_set}" --test_sets "${valid_set}"
+        --nj "${nj}" --ngpu "${ngpu}" --dumpdir "${dumpdir}" --expdir "${expdir}" --python "${python}")
+[ -n "${train_nthreads}" ] && common+=(--train_nthreads "${train_nthreads}")
+
+if [ "${stage}" -le 4 ]; then
+    ./ssl_ft.sh "${common[@]}" --stage "${stage}" --stop_stage "$((stop_stage < 4 ? stop_stage : 4))" \
+        --local_data_opts "${local_data_opts}" --train_config "${configs[0]}"
+fi
+
+labels() { ${python} -m espnet2_ext.ssl.labels "$@"; }
+for iter in $(seq "${n_iter}"); do
+    target="km${n_clusters}_it${iter}"
+    exp="${expdir}/hubert_${target}"
+    km_dir="${expdir}/kmeans_${target}"
+    if [ "${iter}" -eq 1 ]; then
+        feature=mfcc; portion=1.0
+    else
+        feature="${expdir}/hubert_km${n_clusters}_it$((iter - 1))/upstream.pth:${feature_layer}"
+        portion=${km_portion}
+    fi
+    first_stage=$((5 + 4 * (iter - 1)))  # this iteration's stages: first_stage .. first_stage + 3
+    selected() { [ "${stage}" -le $((first_stage + $1)) ] && [ "${stop_stage}" -ge $((first_stage + $1)) ]; }
+    if selected 0; then
+        log "Stage ${first_stage}: k-means on ${feature} -> ${data_feats}/*/text.${target}"
+        labels fit --feature "${feature}" --n_clusters "${n_clusters}" --portion "${portion}" \
+            "${data_feats}/${train_set}/wav.scp" "${km_dir}/kmeans.pkl"
+        for dset in "${train_set}" "${valid_set}"; do
+            labels apply --feature "${feature}" "${km_dir}/kmeans.pkl" \
+                "${data_feats}/${dset}/wav.scp" "${data_feats}/${dset}/text.${target}"
+        done
+        labels tokens --n_clusters "${n_clusters}" "data/token_list/${target}_word/tokens.txt"
+    fi
+    for step in 1 2; do  # statistics and pretraining are ssl_ft.sh's stages 10 and 11
+        selected "${step}" || continue
+        log "Stage $((first_stage + step)): ssl_ft.sh stage $((9 + step)) (hubert task) -> ${exp}"
+        ./ssl_ft.sh "${common[@]}" --stage "$((9 + step))" --stop_stage "$((9 + step))" \
+            --task hubert --target "${target}" --text_name "text.${target}" --token_type word \
+            --train_config "${configs[$((iter - 1))]}" --tag "${target}" \
+            --train_args "--num_classes ${n_clusters} ${train_args}"
+    done
+    if selected 3; then
+        log "Stage $((first_stage + 3)): export -> ${exp}/upstream.pth"
+        ${python} -m espnet2_ext.ssl.export "${exp}" --out "${exp}/upstream.pth"
+    fi
+done
+log "Finished: the upstream is ${expdir}/hubert_km${n_clusters}_it${n_iter}/upstream.pth"

@@ -1,0 +1,81 @@
+"""Export the upstream of a hubert_train experiment in the project's compact format, with a summary.
+
+    python -m espnet2_ext.ssl.export exp/hubert_km100_it1 --out exp/hubert_km100_it1/upstream.pth
+
+The file holds the encoder config, its weights (the pretraining head is dropped) and provenance:
+epochs, updates, the validation masked-prediction accuracy per epoch and the training time,
+read from ESPnet's own reporter in ``checkpoint.pth``. ``summary.md`` beside it shows the same.
+"""
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+
+from espnet2_ext.errors import DataError, cli_entry
+from espnet2_ext.upstream.checkpoints import build_and_load, export_upstream, read_checkpoint
+
+_LOG = logging.getLogger(__name__)
+
+
+def training_summary(exp: Path) -> Dict[str, Any]:
+    """Epochs, updates, train time and validation accuracy per epoch of an ESPnet run."""
+    path = exp / "checkpoint.pth"
+    if not path.is_file():
+        raise DataError(f"{path}: missing; is training of {exp} finished?")
+    reporter = torch.load(path, map_location="cpu", weights_only=False)["reporter"]
+    stats = reporter["stats"]
+    epochs = sorted(stats)
+    train_seconds = sum(stats[e]["train"].get("train_time", 0.0) * _iterations(stats[e]) for e in epochs)
+    return {
+        "epochs": len(epochs),
+        "updates": int(sum(_iterations(stats[e]) for e in epochs)),
+        "train_hours": round(train_seconds / 3600, 3),
+        "valid_acc_m": [round(float(stats[e]["valid"]["acc_m"]), 4) for e in epochs],
+        "valid_loss": [round(float(stats[e]["valid"]["loss"]), 4) for e in epochs],
+    }
+
+
+def _iterations(epoch_stats: Dict[str, Dict[str, float]]) -> float:
+    return epoch_stats["train"].get("total_count", 0)
+
+
+def write_summary(info: Dict[str, Any], path: Path) -> None:
+    rows = "\n".join(
+        f"| {e + 1} | {acc:.3f} | {loss:.3f} |"
+        for e, (acc, loss) in enumerate(zip(info["valid_acc_m"], info["valid_loss"]))
+    )
+    path.write_text(
+        f"# {info['source']}\n\n"
+        f"{info['epochs']} epochs, {info['updates']} updates, {info['train_hours']} h of training "
+        f"(sum of ESPnet's per-iteration train_time).\n\n"
+        f"| epoch | valid masked accuracy | valid loss |\n|---|---|---|\n{rows}\n",
+        encoding="utf-8",
+    )
+
+
+@cli_entry
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("exp", type=Path, help="hubert_train output dir")
+    parser.add_argument("--checkpoint", default="valid.acc_m.best.pth",
+                        help="weights file in exp (default: best validation masked accuracy)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    source = args.exp / args.checkpoint
+    if not source.is_file():
+        raise DataError(f"{source}: missing; is training of {args.exp} finished?")
+    config, state = read_checkpoint(source)
+    model = build_and_load(source, config, state)
+    info = {"source": str(source), **training_summary(args.exp)}
+    export_upstream(model, config, args.out, info)
+    write_summary(info, args.out.with_name("summary.md"))
+    _LOG.info("%s: %.2f M parameters, %s", args.out, sum(p.numel() for p in model.parameters()) / 1e6, info)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
