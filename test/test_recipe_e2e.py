@@ -7,6 +7,7 @@ line.
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -57,6 +58,8 @@ def test_stage_11_resumes_from_the_checkpoint(recipe):
     # Resumed from checkpoint.pth: epoch 1 is not trained (nor saved) again, epoch 2 is.
     assert (exp / "1epoch.pth").stat().st_mtime_ns == first_epoch
     assert (exp / "2epoch.pth").exists()
+    # The single CPU training process gets every core (other jobs keep path.sh's one thread).
+    assert f"OMP_NUM_THREADS={len(os.sched_getaffinity(0))} " in (exp / "run.sh").read_text()
 
 
 def test_packed_model_and_exp_dirs_serve_the_infer_command(recipe):

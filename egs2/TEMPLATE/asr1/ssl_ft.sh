@@ -279,7 +279,8 @@ if run_stage 11 && [ "${stop_stage_train}" -ge 11 ]; then
     # shellcheck disable=SC2206
     train_command+=(${train_args})
     # One CPU training process may use every core (path.sh keeps other jobs at 1 thread each).
-    [ -n "${train_nthreads}" ] || { [ "${ngpu}" = 0 ] && train_nthreads=$(nproc) || train_nthreads=1; }
+    # (nproc itself obeys OMP_NUM_THREADS, which path.sh sets to 1.)
+    [ -n "${train_nthreads}" ] || { [ "${ngpu}" = 0 ] && train_nthreads=$(env -u OMP_NUM_THREADS nproc) || train_nthreads=1; }
     train_command=(env OMP_NUM_THREADS="${train_nthreads}" "${train_command[@]}")
     printf '%q ' "${train_command[@]}" > "${exp}/run.sh"; echo >> "${exp}/run.sh"
     "${train_command[@]}"
