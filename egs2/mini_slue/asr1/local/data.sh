@@ -5,7 +5,15 @@ set -euo pipefail
 size=default   # default (~1.3 h of training audio) or tiny (a few recordings, for tests)
 seed=0
 nj=2
+train_recordings=   # numbers of recordings per split (override --size); recording i of a split
+dev_recordings=     # is the same for every size, so a larger train set contains the smaller ones
+test_recordings=
 . "$(dirname "$(readlink -f "$0")")/../../../TEMPLATE/asr1/parse_options.sh"
 . ./db.sh
+counts=()
+for split in train dev test; do
+    n_var="${split}_recordings"
+    [ -n "${!n_var}" ] && counts+=("--${split}_recordings" "${!n_var}")
+done
 python3 -m espnet2_ext.corpora.mini_slue --outdir data --audio_dir "${MINI_SLUE}/audio" \
-    --size "${size}" --seed "${seed}" --nj "${nj}"
+    --size "${size}" --seed "${seed}" --nj "${nj}" "${counts[@]}"
