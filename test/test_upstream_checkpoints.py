@@ -128,7 +128,7 @@ def test_checkpoints_take_dropout_and_layer_drop_from_the_fine_tuning_config(tmp
     regularisation = {"encoder_attention_dropout": 0.0, "encoder_layer_drop": 0.2}
     model = load_upstream("random", "tiny", {"encoder_num_layers": 1})
     export_upstream(model, dict(ARCHITECTURES["tiny"], encoder_num_layers=1), tmp_path / "up.pth", {})
-    for weights in (str(tmp_path / "up.pth"), str(hf_dir[0])):
+    for weights in (str(tmp_path / "up.pth"), str(hf_dir[0]), str(hf_dir[0] / "config.json")):
         loaded = load_upstream(weights, arch_conf=regularisation)
         assert loaded.encoder.transformer.layer_drop == 0.2
         attention = loaded.encoder.transformer.layers[0].attention

@@ -6,8 +6,9 @@ frontend and all fine-tuning methods have one implementation to work with:
 * ``random``: a randomly initialised encoder of a named architecture (a baseline);
 * a ``.pth`` file written by ``export_upstream`` (the project's compact format), or a checkpoint of
   ESPnet's ``hubert_train`` task (``encoder: torchaudio_hubert``) with its ``config.yaml`` beside it;
-* a local transformers directory (``config.json`` + weights) of wav2vec2, HuBERT or WavLM, loaded
-  with transformers' own classes and converted by torchaudio's ``import_huggingface_model``;
+* a local transformers directory (``config.json`` + weights) of wav2vec2, HuBERT or WavLM, or its
+  ``config.json``, loaded with transformers' own classes and converted by torchaudio's
+  ``import_huggingface_model``;
 * ``hf:<hub id>`` (e.g. ``hf:facebook/hubert-base-ls960``): the same, downloaded when online.
 """
 
@@ -63,6 +64,8 @@ def load_upstream(
     if weights.startswith("hf:"):
         return _from_transformers(weights[3:], overrides, local=False)
     path = Path(weights)
+    if path.name == "config.json" and path.is_file():  # a transformers directory by its config
+        path = path.parent
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise DataError(f"{path}: not a transformers model directory (no config.json)")

@@ -352,7 +352,11 @@ fi
 if run_stage 14 && [ "${skip_eval}" = false ]; then
     log "Stage 14: pack ${exp} -> ${exp}/${exp##*/}_${inference_model%.*}.zip"
     [ "${task}" = asr ] && pack_task=asr || pack_task=cls
-    ${python} -m espnet2.bin.pack "${pack_task}" "${model_opts[@]}" \
+    # A local upstream checkpoint travels in the zip, with a config that names the copy.
+    mapfile -t packed < <(recipe pack_upstream "${exp}/config.yaml" "${exp}/pack")
+    pack_opts=("${model_opts[@]}"); pack_opts[1]="${packed[0]}"  # [1]: the train config
+    [ "${#packed[@]}" -eq 1 ] || pack_opts+=(--option "${packed[1]}")
+    ${python} -m espnet2.bin.pack "${pack_task}" "${pack_opts[@]}" \
         --option "${exp}/RESULTS.md" --option "${token_dir}" \
         --outpath "${exp}/${exp##*/}_${inference_model%.*}.zip"
 fi
