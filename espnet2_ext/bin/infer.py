@@ -75,9 +75,10 @@ def build_predictor(task: str, config: Path, weights: Path) -> Callable[[np.ndar
     if task == "asr":
         from espnet2.bin.asr_inference import Speech2Text
 
-        speech2text = Speech2Text(
-            asr_train_config=str(config), asr_model_file=str(weights), ctc_weight=1.0,
-            beam_size=1, lm_weight=0.0,
+        from espnet2_ext.bin.asr_inference import with_greedy_ctc
+
+        speech2text = with_greedy_ctc(Speech2Text)(
+            asr_train_config=str(config), asr_model_file=str(weights), ctc_weight=1.0, lm_weight=0.0
         )
         return lambda audio: speech2text(audio)[0][0]
     from espnet2.bin.cls_inference import Classification

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from espnet2_ext import registration  # noqa: F401  (before the stock module builds models)
 
@@ -34,8 +34,11 @@ def timed_class(base: type, totals: Dict[str, float]) -> type:
     return Timed
 
 
-def run_timed(module: ModuleType, class_name: str, cmd: Optional[Sequence[str]]) -> None:
-    """Run ``module.main(cmd)`` with ``module.<class_name>`` timed; write timing.json."""
+def run_timed(
+    module: ModuleType, class_name: str, cmd: Optional[Sequence[str]],
+    run: Optional[Callable[[], None]] = None,
+) -> None:
+    """Run ``module.main(cmd)`` (or ``run()``) with ``module.<class_name>`` timed; write timing.json."""
     argv: List[str] = list(cmd) if cmd is not None else sys.argv[1:]
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--output_dir")
@@ -44,7 +47,7 @@ def run_timed(module: ModuleType, class_name: str, cmd: Optional[Sequence[str]])
     original = getattr(module, class_name)
     setattr(module, class_name, timed_class(original, totals))
     try:
-        module.main(argv)
+        run() if run is not None else module.main(argv)
     finally:
         setattr(module, class_name, original)
     if output_dir is not None:
