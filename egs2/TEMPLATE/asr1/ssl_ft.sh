@@ -235,9 +235,13 @@ if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
         parts=(); for n in $(seq "${_nj}"); do parts+=("${stats_dir}/logdir/${dset}.${n}.scp"); done
         recipe split "${src}/wav.scp" "${parts[@]}"
     done
+    # ESPnet's CLS model has no extract_feats_in_collect_stats option and would run the SSL
+    # upstream over all the data; shapes need no model (ESPnet then skips building it).
+    stats_opts=()
+    [ "${task}" = cls ] && stats_opts=(--model_conf extract_feats_in_collect_stats=false)
     ${train_cmd} JOB=1:"${_nj}" "${stats_dir}/logdir/stats.JOB.log" \
         ${python} -m "espnet2_ext.bin.${task}_train" --collect_stats true --use_preprocessor true \
-        "${token_opts[@]}" \
+        "${token_opts[@]}" "${stats_opts[@]}" \
         --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/wav.scp,speech,sound" \
         --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},${target_key},text" \
         --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/wav.scp,speech,sound" \
