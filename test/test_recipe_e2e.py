@@ -58,6 +58,7 @@ def test_stage_11_resumes_from_the_checkpoint(recipe):
     # Resumed from checkpoint.pth: epoch 1 is not trained (nor saved) again, epoch 2 is.
     assert (exp / "1epoch.pth").stat().st_mtime_ns == first_epoch
     assert (exp / "2epoch.pth").exists()
+    assert "1epoch results" in (exp / "train.log.1").read_text()  # the first run's log is kept
     # The single CPU training process gets every core (other jobs keep path.sh's one thread).
     assert f"OMP_NUM_THREADS={len(os.sched_getaffinity(0))} " in (exp / "run.sh").read_text()
 

@@ -262,6 +262,10 @@ fi
 if run_stage 11 && [ "${stop_stage_train}" -ge 11 ]; then
     log "Stage 11: training -> ${exp} (ngpu=${ngpu}; log: ${exp}/train.log)"
     mkdir -p "${exp}"
+    if [ -f "${exp}/train.log" ]; then  # a resumed run keeps the earlier log as train.log.<n>
+        n=1; while [ -e "${exp}/train.log.${n}" ]; do n=$((n + 1)); done
+        mv "${exp}/train.log" "${exp}/train.log.${n}"
+    fi
     init_opts=()
     [ -n "${pretrained_model}" ] && init_opts=(--init_param "${pretrained_model}" --ignore_init_mismatch "${ignore_init_mismatch}")
     # To resume from here: ${exp}/run.sh (ESPnet habit: every heavy stage leaves its command).
