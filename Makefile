@@ -20,7 +20,7 @@ demo: install
 	cd egs2/mini_slue/asr1 && ./run.sh
 
 test: install
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV)
