@@ -84,4 +84,5 @@ for iter in $(seq "${n_iter}"); do
         ${python} -m espnet2_ext.ssl.export "${exp}" --out "${exp}/upstream.pth"
     fi
 done
-log "Finished: the upstream is ${expdir}/hubert_km${n_clusters}_it${n_iter}/upstream.pth"
+final="${expdir}/hubert_km${n_clusters}_it${n_iter}/upstream.pth"
+if [ -f "${final}" ]; then log "Finished: the upstream is ${final}"; else log "Finished stages ${stage}-${stop_stage}"; fi
