@@ -26,3 +26,20 @@ def test_run_timed_counts_audio_and_restores_the_class(tmp_path):
     assert timing["audio_seconds"] == 1.5
     assert timing["decode_seconds"] >= 0
     assert module.Speech2Text is FakeRecognizer
+
+
+def test_run_timed_can_time_a_replacement_class(tmp_path):
+    class Replacement(FakeRecognizer):
+        pass
+
+    module = types.SimpleNamespace(Speech2Text=FakeRecognizer)
+    seen = []
+
+    def run():
+        seen.append(issubclass(module.Speech2Text, Replacement))
+        module.Speech2Text()(np.zeros(160))
+
+    run_timed(module, "Speech2Text", ["--output_dir", str(tmp_path)], run=run, base=Replacement)
+    assert seen == [True]
+    assert json.loads((tmp_path / "timing.json").read_text())["num_utts"] == 1
+    assert module.Speech2Text is FakeRecognizer  # restored

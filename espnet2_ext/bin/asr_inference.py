@@ -62,14 +62,8 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     argv: List[str] = list(cmd) if cmd is not None else sys.argv[1:]
     kwargs = vars(get_parser().parse_args(argv))
     kwargs.pop("config", None)
-    greedy = kwargs.pop("ctc_greedy")
-    original = stock.Speech2Text
-    if greedy:
-        stock.Speech2Text = with_greedy_ctc(original)
-    try:
-        run_timed(stock, "Speech2Text", argv, run=functools.partial(stock.inference, **kwargs))
-    finally:
-        stock.Speech2Text = original
+    base = with_greedy_ctc(stock.Speech2Text) if kwargs.pop("ctc_greedy") else None
+    run_timed(stock, "Speech2Text", argv, run=functools.partial(stock.inference, **kwargs), base=base)
 
 
 if __name__ == "__main__":

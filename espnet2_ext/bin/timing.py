@@ -36,16 +36,17 @@ def timed_class(base: type, totals: Dict[str, float]) -> type:
 
 def run_timed(
     module: ModuleType, class_name: str, cmd: Optional[Sequence[str]],
-    run: Optional[Callable[[], None]] = None,
+    run: Optional[Callable[[], None]] = None, base: Optional[type] = None,
 ) -> None:
-    """Run ``module.main(cmd)`` (or ``run()``) with ``module.<class_name>`` timed; write timing.json."""
+    """Run ``module.main(cmd)`` (or ``run()``) with ``module.<class_name>`` (or ``base``) timed
+    in its place; write timing.json."""
     argv: List[str] = list(cmd) if cmd is not None else sys.argv[1:]
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--output_dir")
     output_dir = parser.parse_known_args(argv)[0].output_dir
     totals = {"num_utts": 0, "audio_seconds": 0.0, "decode_seconds": 0.0}
     original = getattr(module, class_name)
-    setattr(module, class_name, timed_class(original, totals))
+    setattr(module, class_name, timed_class(base or original, totals))
     try:
         run() if run is not None else module.main(argv)
     finally:

@@ -87,7 +87,8 @@ def fit(scp: Path, featurizer: Featurizer, n_clusters: int, portion: float, seed
     """Fit k-means on the frames of a random ``portion`` of the utterances."""
     rng = random.Random(seed)
     chunks = [featurizer(wave) for _, wave in read_waves(scp) if rng.random() < portion]
-    frames = np.concatenate([c for c in chunks if len(c)]) if chunks else np.empty((0, 0))
+    nonempty = [c for c in chunks if len(c)]
+    frames = np.concatenate(nonempty) if nonempty else np.empty((0, 0))
     if len(frames) < n_clusters:
         raise DataError(f"{scp}: {len(frames)} frames are too few for {n_clusters} clusters")
     _LOG.info("k-means: %d clusters on %d frames of %d utterances", n_clusters, len(frames), len(chunks))

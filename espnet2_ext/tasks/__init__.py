@@ -25,6 +25,5 @@ class CLSTask(_CLSTask):
     """Utterance classification (sentiment)."""
 
 
-
 class HubertTask(_HubertTask):
     """HuBERT masked-prediction pretraining (the project's default upstream)."""

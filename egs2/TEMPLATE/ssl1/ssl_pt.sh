@@ -49,6 +49,9 @@ if [ "${stage}" -le 4 ]; then
 fi
 
 labels() { ${python} -m espnet2_ext.ssl.labels "$@"; }
+selected() {  # selected K: is stage first_stage + K of the current iteration selected?
+    [ "${stage}" -le $((first_stage + $1)) ] && [ "${stop_stage}" -ge $((first_stage + $1)) ]
+}
 for iter in $(seq "${n_iter}"); do
     target="km${n_clusters}_it${iter}"
     exp="${expdir}/hubert_${target}"
@@ -60,7 +63,6 @@ for iter in $(seq "${n_iter}"); do
         portion=${km_portion}
     fi
     first_stage=$((5 + 4 * (iter - 1)))  # this iteration's stages: first_stage .. first_stage + 3
-    selected() { [ "${stage}" -le $((first_stage + $1)) ] && [ "${stop_stage}" -ge $((first_stage + $1)) ]; }
     if selected 0; then
         log "Stage ${first_stage}: k-means on ${feature} -> ${data_feats}/*/text.${target}"
         labels fit --feature "${feature}" --n_clusters "${n_clusters}" --portion "${portion}" \
