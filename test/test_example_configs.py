@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 from transformers import HubertConfig, HubertModel
 
-from espnet2_ext.tasks import ASRTask
+from espnet2_ext.tasks import ASRTask, CLSTask
 
 RECIPE = Path(__file__).resolve().parents[1] / "egs2" / "mini_slue" / "asr1"
 
@@ -31,3 +32,24 @@ def test_hf_directory_config_builds_and_runs(tmp_path):
     loss, _, _ = model(speech=torch.randn(2, 8000), speech_lengths=torch.tensor([8000, 6000]),
                        text=torch.tensor([[2, 3], [3, -1]]), text_lengths=torch.tensor([2, 1]))
     assert torch.isfinite(loss)
+
+
+RECIPE_CONFIGS = sorted(
+    p for p in (RECIPE.parents[1]).glob("*/asr1/conf/tuning/train_*.yaml")
+    if "_hf_" not in p.name  # needs a transformers directory: tested above
+)
+
+
+@pytest.mark.parametrize("config", RECIPE_CONFIGS, ids=lambda p: f"{p.parts[-5]}/{p.name}")
+def test_recipe_configs_build_a_model(config, tmp_path, monkeypatch):
+    """Every shipped tuning config builds, from its recipe dir, with the files it names."""
+    monkeypatch.chdir(config.parents[2])  # checkpoint paths are relative to the recipe dir
+    task = CLSTask if "sentiment" in config.name else ASRTask
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("neutral\npositive\nnegative\n" if task is CLSTask
+                      else "<blank>\n<unk>\na\nb\n<sos/eos>\n")
+    args = task.get_parser().parse_args(
+        ["--config", str(config), "--token_list", str(tokens), "--output_dir", str(tmp_path / "exp")]
+    )
+    model = task.build_model(args)
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) > 0

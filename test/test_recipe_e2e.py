@@ -129,3 +129,9 @@ def test_bad_data_fails_stage_3_naming_file_and_line(recipe, damage):
     assert proc.returncode != 0
     assert f"data/test/{where}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_run_sh_rejects_an_unknown_target(tmp_path):
+    egs2, env = copy_recipes(tmp_path)
+    proc = run(["./run.sh", "--targets", "asr sentiments"], egs2 / "mini_slue" / "asr1", env, check=False)
+    assert proc.returncode == 2 and "unknown target 'sentiments'" in proc.stderr

@@ -44,7 +44,18 @@ def test_results_tables_from_fake_tree(tmp_path):
     # outside a git checkout the environment block still renders
     assert "- Git hash: `unknown (not a git checkout)`" in lines
     start = lines.index("## asr_a")
-    assert lines.index("## How to reproduce") < start < lines.index("## asr_b")
+    summary = lines.index("## Summary")
+    assert lines.index("## How to reproduce") < summary < start < lines.index("## asr_b")
+    assert lines[summary:start] == [
+        "## Summary",
+        "",
+        "|experiment|dataset|CER|WER|NER F1|macro-F1|RTF|",
+        "|---|---|---|---|---|---|---|",
+        "|asr_a|decode_x/devel|-|-|44.4|63.3|-|",
+        "|asr_b|decode_asr_model_valid/dev|-|5.3|-|-|-|",
+        "|asr_b|decode_asr_model_valid/test|1.0|66.7|-|-|0.1667|",
+        "",
+    ]
     assert "## asr_stats_raw" not in lines
     assert lines[start:] == [
         "## asr_a",

@@ -2,8 +2,9 @@
 
 Experiments are ``<exp_root>`` itself and its sub-directories (as show_asr_result.sh looks at
 ``find <exp> -mindepth 0 -maxdepth 1``) that hold decode dirs ``<exp>/<inference_tag>/<set>/``
-with any of ``score_{wer,cer,ter,ner,sentiment}/result.json`` or ``rtf.json``. Each experiment
-gets a heading, a link to its ``config.yaml``, its parameter count when
+with any of ``score_{wer,cer,ter,ner,sentiment}/result.json`` or ``rtf.json``. A summary table puts the
+headline figure of each metric (CER, WER, NER F1, macro-F1, RTF) of every experiment side by
+side; then each experiment gets a heading, a link to its ``config.yaml``, its parameter count when
 ``<exp>/model_summary.json`` has ``num_params``, and one table per metric in ESPnet's shape
 (dataset = ``<inference_tag>/<set>``). Every number comes from those json files; rows and
 experiments are sorted by path. The environment block never fails: outside a git checkout the
@@ -63,6 +64,9 @@ SECTIONS = (
         Column("latency (ms/utt)", "latency_ms_per_utt", ".1f"))),
 )
 MODEL_SUMMARY = "model_summary.json"
+# The one headline figure per section that the summary table compares across experiments.
+HEADLINES = (("CER", "CER", "err"), ("WER", "WER", "err"), ("NER", "NER F1", "f1"),
+             ("Sentiment", "macro-F1", "macro_f1"), ("RTF", "RTF", "rtf"))
 
 
 def read_json(path: Path) -> Dict[str, object]:
@@ -166,6 +170,28 @@ def experiment_block(exp: Path, name: str, out_dir: Path) -> List[str]:
     return lines
 
 
+def summary_table(experiments: Sequence[Path], names: Sequence[str]) -> List[str]:
+    """One row per experiment and decode set with the headline figure of each metric, so that
+    systems (e.g. pretrained vs random upstream) can be compared at a glance."""
+    sections = {s.title: s for s in SECTIONS}
+    rows = []
+    for exp, name in zip(experiments, names):
+        for decode_dir in decode_dirs(exp):
+            cells = {}
+            for title, header, key in HEADLINES:
+                path = decode_dir / sections[title].filename
+                if path.is_file():
+                    column = next(c for c in sections[title].columns if c.key == key)
+                    cells[header] = _cell(read_json(path), column, path)
+            rows.append((name, decode_dir.relative_to(exp).as_posix(), cells))
+    headers = [h for _, h, _ in HEADLINES if any(h in cells for *_, cells in rows)]
+    lines = ["## Summary", "", "|experiment|dataset|" + "|".join(headers) + "|",
+             "|" + "|".join("---" for _ in range(len(headers) + 2)) + "|"]
+    lines += [f"|{name}|{dataset}|" + "|".join(cells.get(h, "-") for h in headers) + "|"
+              for name, dataset, cells in rows]
+    return lines + [""]
+
+
 def render(exp_root: Path, out_path: Path, title: str = "RESULTS",
            preamble: Optional[str] = None, env: Optional[List[str]] = None) -> str:
     """The whole RESULTS.md text; ``preamble`` (free Markdown) follows the environment."""
@@ -177,8 +203,10 @@ def render(exp_root: Path, out_path: Path, title: str = "RESULTS",
     lines += (env if env is not None else environment(exp_root)) + [""]
     if preamble:
         lines += [preamble.rstrip("\n"), ""]
-    for exp in experiments:
-        name = exp.resolve().name if exp == exp_root else exp.relative_to(exp_root).as_posix()
+    names = [exp.resolve().name if exp == exp_root else exp.relative_to(exp_root).as_posix()
+             for exp in experiments]
+    lines += summary_table(experiments, names)
+    for exp, name in zip(experiments, names):
         lines += experiment_block(exp, name, out_path.resolve().parent)
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -352,7 +352,9 @@ if run_stage 13 && [ "${skip_eval}" = false ]; then
             local/score.sh ${local_score_opts} "${ref}" "${dir}"
         fi
     done
-    recipe results "${expdir}" --out RESULTS.md
+    # A recipe's local/RESULTS.head.md (how to reproduce each system) heads its RESULTS.md.
+    _head=(); [ -f local/RESULTS.head.md ] && _head=(--preamble local/RESULTS.head.md)
+    recipe results "${expdir}" --out RESULTS.md "${_head[@]}"
     recipe results "${exp}" --out "${exp}/RESULTS.md"
     log "Results: $(pwd)/RESULTS.md"
 fi

@@ -4,18 +4,31 @@
 #   ner        transcripts with "TAG FILL words SEP" entity spans   (SLUE-VoxPopuli NER)
 #   sentiment  one label per segment, utterance classifier          (SLUE-VoxCeleb sentiment)
 # Every option of ssl_ft.sh can be given here (e.g. --stage 11 --stop_stage 13 --ngpu 1);
-# stages 1-4 run once (with the asr target) and are shared by the other two.
+# stages 1-4 run once (with the first target) and are shared by the others.
+# --targets "asr" (first option) runs a subset, e.g. another system for one target (see RESULTS.md):
+#   ./run.sh --targets asr --stage 10 --train_config conf/tuning/train_asr_ssl_tiny_random_ctc.yaml
 set -euo pipefail
 
+targets="asr ner sentiment"
+if [ "${1:-}" = --targets ]; then targets=$2; shift 2; fi
 sets=(--train_set train --valid_set dev --test_sets test)   # add dev for more decoding (the demo budget decodes test only)
+prepared=false   # stages 1-4 are shared: only the first target runs them
 
-./ssl_ft.sh "${sets[@]}" --task asr --target asr --text_name text --token_type char \
-    --train_config conf/train_asr.yaml --inference_config conf/decode_asr.yaml "$@"
-
-./ssl_ft.sh "${sets[@]}" --skip_data_prep true --task asr --target ner --text_name text.ner \
-    --token_type char --nlsyms_txt conf/nlsyms.txt --local_score_opts "--metric ner" \
-    --train_config conf/train_ner.yaml --inference_config conf/decode_asr.yaml "$@"
-
-./ssl_ft.sh "${sets[@]}" --skip_data_prep true --task cls --target sentiment \
-    --text_name text.sentiment --local_score_opts "--metric sentiment" \
-    --inference_model valid.acc.ave.pth --train_config conf/train_sentiment.yaml "$@"
+options() {  # options of ssl_ft.sh for one target
+    case "$1" in
+        asr) opts=(--task asr --text_name text --token_type char
+                   --train_config conf/train_asr.yaml --inference_config conf/decode_asr.yaml) ;;
+        ner) opts=(--task asr --text_name text.ner --token_type char --nlsyms_txt conf/nlsyms.txt
+                   --local_score_opts "--metric ner"
+                   --train_config conf/train_ner.yaml --inference_config conf/decode_asr.yaml) ;;
+        sentiment) opts=(--task cls --text_name text.sentiment --local_score_opts "--metric sentiment"
+                         --inference_model valid.acc.ave.pth --train_config conf/train_sentiment.yaml) ;;
+        *) echo "$0: unknown target '$1' (asr, ner, sentiment)" >&2; exit 2 ;;
+    esac
+}
+for target in ${targets}; do options "${target}"; done   # check them all before running any
+for target in ${targets}; do
+    options "${target}"
+    ./ssl_ft.sh "${sets[@]}" --skip_data_prep "${prepared}" --target "${target}" "${opts[@]}" "$@"
+    prepared=true
+done
