@@ -83,6 +83,18 @@ def test_named_architectures_have_the_published_sizes():
     assert sum(p.numel() for p in tiny.parameters()) < 5e6
 
 
+def test_wavlm_large_is_torchaudios_wavlm_large():
+    from torchaudio.models import wavlm_large
+
+    with torch.device("meta"):  # structure only: no 315 M weights to initialise
+        ours, reference = build_architecture("wavlm_large"), wavlm_large()
+    assert repr(ours) == repr(reference)  # every module, size, norm and bias
+    assert sum(p.numel() for p in ours.parameters()) == 315_452_096
+    attention = ours.encoder.transformer.layers[0].attention
+    assert (attention.num_buckets, attention.max_distance) == (320, 800)
+    assert not ours.encoder.transformer.layer_norm_first  # torchaudio's flag for pre-LN models
+
+
 def test_normalize_waveform_leaves_padding_at_zero():
     frontend = SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 1}, normalize_waveform=True)
     from espnet2_ext.upstream.frontend import _normalize

@@ -1,9 +1,12 @@
-"""Named HuBERT/wav2vec 2.0 architectures built with torchaudio's ``wav2vec2_model``."""
+"""Named HuBERT/wav2vec 2.0/WavLM architectures built with torchaudio's ``wav2vec2_model``
+(``wavlm_model`` for WavLM)."""
 
-from typing import Any, Dict
+from typing import Any, Dict, Mapping
 
-from torchaudio.models import Wav2Vec2Model, wav2vec2_model
+from torchaudio.models import Wav2Vec2Model, wav2vec2_model, wavlm_model
 
+# The options wavlm_model takes beyond wav2vec2_model's (relative position buckets).
+WAVLM_KEYS = frozenset({"encoder_num_buckets", "encoder_max_distance"})
 
 
 def _cnn(channels: int):
@@ -49,6 +52,20 @@ ARCHITECTURES: Dict[str, Dict[str, Any]] = {
         encoder_ff_interm_features=4096,
         encoder_layer_norm_first=True,
     ),
+    # WavLM Large (315.5 M parameters), the values of torchaudio's ``wavlm_large`` builder.
+    "wavlm_large": dict(
+        _COMMON,
+        extractor_mode="layer_norm",
+        extractor_conv_layer_config=_BASE_CNN,
+        encoder_embed_dim=1024,
+        encoder_num_layers=24,
+        encoder_num_heads=16,
+        encoder_num_buckets=320,
+        encoder_max_distance=800,
+        encoder_ff_interm_features=4096,
+        encoder_layer_norm_first=True,
+        encoder_layer_drop=0.1,
+    ),
     # CPU-sized encoder (about 4 M parameters); 128 CNN channels train 1.8x faster than 256.
     "tiny": dict(
         _COMMON,
@@ -68,4 +85,10 @@ def build_architecture(name: str, **overrides: Any) -> Wav2Vec2Model:
     unknown = set(overrides) - set(ARCHITECTURES[name])
     if unknown:
         raise ValueError(f"unknown architecture options {sorted(unknown)}")
-    return wav2vec2_model(**{**ARCHITECTURES[name], **overrides})
+    return build_model({**ARCHITECTURES[name], **overrides})
+
+
+def build_model(config: Mapping[str, Any]) -> Wav2Vec2Model:
+    """torchaudio's ``wavlm_model`` for a config with WavLM's options, else ``wav2vec2_model``."""
+    builder = wavlm_model if WAVLM_KEYS & set(config) else wav2vec2_model
+    return builder(**config)

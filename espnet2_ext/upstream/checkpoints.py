@@ -18,16 +18,17 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 import yaml
-from torchaudio.models import Wav2Vec2Model, wav2vec2_model
+from torchaudio.models import Wav2Vec2Model
 
 from espnet2_ext.errors import DataError
-from espnet2_ext.upstream.architectures import ARCHITECTURES, build_architecture
+from espnet2_ext.upstream.architectures import ARCHITECTURES, WAVLM_KEYS, build_architecture, build_model
 
 _LOG = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "espnet2_ext.upstream/1"
-# The wav2vec2_model arguments; ESPnet's torchaudio_hubert encoder_conf uses the same names.
-ARCH_KEYS = frozenset(ARCHITECTURES["tiny"])
+# The wav2vec2_model (and wavlm_model) arguments; ESPnet's torchaudio_hubert encoder_conf uses
+# the same names.
+ARCH_KEYS = frozenset(ARCHITECTURES["tiny"]) | WAVLM_KEYS
 ESPNET_HUBERT_PREFIX = "encoder.hubert_pretrain_model.wav2vec2."
 # Options a checkpoint's architecture may take from the fine-tuning config (they change no
 # weight shape), with the names transformers' configs give them.
@@ -51,7 +52,7 @@ def load_upstream(
     """
     if weights == "random":
         if arch is None:
-            raise ValueError("weights: random needs an architecture name (arch: tiny|hubert_base|large)")
+            raise ValueError("weights: random needs an architecture name (arch: tiny|hubert_base|large|wavlm_large)")
         _LOG.warning("SSL upstream '%s' with RANDOM initial weights", arch)
         return build_architecture(arch, **(arch_conf or {}))
     overrides = dict(arch_conf or {})
@@ -123,7 +124,7 @@ def build_and_load(path: Path, config: Dict[str, Any], state: Mapping[str, torch
     """A wav2vec2_model of ``config`` with the weights ``state`` (read from ``path``)."""
     config = dict(config)
     config["extractor_conv_layer_config"] = [tuple(c) for c in config["extractor_conv_layer_config"]]
-    model = wav2vec2_model(**config)
+    model = build_model(config)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
