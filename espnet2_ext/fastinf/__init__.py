@@ -1,0 +1,6 @@
+"""Fine-tuning strategies for faster inference (Zaiem et al. 2023, METHODS.md §3).
+
+``downsample``: waveform downsampling before the upstream (SD, CL, AV); ``upsample``: r CTC frames
+per encoder frame; ``layers``: removal of the top transformer layers; ``feasibility``: which
+utterances CTC can no longer align at a given frame rate; ``macs``: operation counts.
+"""
