@@ -10,6 +10,8 @@ import torch
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from typeguard import typechecked
 
+from espnet2_ext.fastinf.downsample import build_downsampler
+from espnet2_ext.fastinf.layers import keep_first_layers
 from espnet2_ext.upstream.checkpoints import load_upstream
 from espnet2_ext.upstream.layers import layer_outputs
 
@@ -24,6 +26,8 @@ class SSLUpstreamFrontend(AbsFrontend):
             local transformers directory (wav2vec2/HuBERT/WavLM), or ``hf:<hub id>`` (online).
         arch: Named architecture of a ``random`` upstream (see ``ARCHITECTURES``).
         arch_conf: Overrides of that architecture (torchaudio ``wav2vec2_model`` kwargs).
+        keep_layers: Delete the transformer layers above the first N before fine-tuning (layer
+            removal, Zaiem et al. 2023); ``layer`` and ``weighted_sum`` then see N layers.
         layer: Transformer layer whose output is returned (-1: last). Layers above it are not run.
         weighted_sum: Return a learnable softmax-weighted sum of all layers' outputs instead.
         freeze_cnn: Keep the waveform CNN fixed (as fairseq/ESPnet HuBERT fine-tuning does).
@@ -31,10 +35,15 @@ class SSLUpstreamFrontend(AbsFrontend):
             input LayerNorm) and the first N transformer layers fixed.
         freeze_all: Keep the whole upstream fixed and in eval mode (a frozen-upstream probe).
         freeze_steps: Keep the whole upstream fixed for the first K training batches, then train
-            it (fairseq's ``freeze_finetune_updates``). The count is saved with the model, so a
-            resumed run continues it.
+            it (fairseq's ``freeze_finetune_updates``), and a learned downsampler with it. The
+            count is saved with the model, so a resumed run continues it.
         normalize_waveform: Zero-mean, unit-variance each waveform over its valid samples
-            (wav2vec 2.0 Large/WavLM expect this; HuBERT Base does not).
+            (wav2vec 2.0 Large/WavLM expect this; HuBERT Base does not), after downsampling.
+        downsample: Downsample the waveform before the upstream (Zaiem et al. 2023): ``sd``
+            (resampling), ``cl`` (learned convolution, trained with the rest) or ``av`` (average
+            pooling); see ``espnet2_ext.fastinf.downsample``. Frames then come at 50/k Hz.
+        downsample_factor: Its factor k (an integer >= 2).
+        downsample_conf: Its options (``kernel_size`` for cl/av, ``padding`` for av).
         bf16_transformer: Run the transformer layers under bfloat16 autocast (2-3x faster on
             CPUs with AMX, see CPU_NOTES); the CNN stays float32 and the output is float32.
     """
@@ -46,6 +55,7 @@ class SSLUpstreamFrontend(AbsFrontend):
         weights: str = "random",
         arch: Optional[str] = None,
         arch_conf: Optional[Dict[str, Any]] = None,
+        keep_layers: Optional[int] = None,
         layer: int = -1,
         weighted_sum: bool = False,
         freeze_cnn: bool = False,
@@ -54,11 +64,17 @@ class SSLUpstreamFrontend(AbsFrontend):
         freeze_steps: int = 0,
         normalize_waveform: bool = False,
         bf16_transformer: bool = False,
+        downsample: Optional[str] = None,
+        downsample_factor: Optional[int] = None,
+        downsample_conf: Optional[Dict[str, Any]] = None,
     ):
         super().__init__()
         if fs != 16000:
             raise ValueError(f"SSL upstreams expect 16 kHz audio, got fs={fs}")
         self.upstream = load_upstream(weights, arch, arch_conf)
+        if keep_layers is not None:
+            keep_first_layers(self.upstream, keep_layers)
+        self.downsampler = build_downsampler(downsample, downsample_factor, downsample_conf)
         num_layers = len(self.upstream.encoder.transformer.layers)
         if not -num_layers <= layer < num_layers:
             raise ValueError(f"layer={layer} is out of range for a {num_layers}-layer upstream")
@@ -105,21 +121,32 @@ class SSLUpstreamFrontend(AbsFrontend):
     def forward(
         self, input: torch.Tensor, input_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        frozen = self.freeze_all or (self.training and self.num_updates < self.freeze_steps)
+        waiting = self.training and self.num_updates < self.freeze_steps
         if self.training:
             self.num_updates += 1
+        grad = torch.is_grad_enabled() and not waiting
+        if self.downsampler is not None:
+            with torch.set_grad_enabled(grad):
+                input, input_lengths = self.downsampler(input, input_lengths)
         if self.normalize_waveform:
             input = _normalize(input, input_lengths)
-        grad = torch.is_grad_enabled() and not frozen
-        with torch.set_grad_enabled(grad and not self.freeze_cnn):
+        # A learned downsampler needs gradients back through the upstream above it, frozen or not
+        # (frozen parameters have requires_grad off and stay fixed).
+        through = grad and _has_trainable(self.downsampler)
+        upstream_grad = grad and (through or not self.freeze_all)
+        with torch.set_grad_enabled(upstream_grad and (through or not self.freeze_cnn)):
             feats, lengths = self.upstream.feature_extractor(input, input_lengths)
         autocast = torch.autocast(feats.device.type, torch.bfloat16, enabled=self.bf16_transformer)
-        with torch.set_grad_enabled(grad), autocast:
+        with torch.set_grad_enabled(upstream_grad), autocast:
             layers = layer_outputs(self.upstream, feats, lengths, self.num_layers_run)
         if self.layer_weights is None:
             return layers[-1].float(), lengths
         weights = torch.softmax(self.layer_weights, dim=0)
         return torch.einsum("l,lbtc->btc", weights, torch.stack(layers).float()), lengths
+
+
+def _has_trainable(module: Optional[torch.nn.Module]) -> bool:
+    return module is not None and any(p.requires_grad for p in module.parameters())
 
 
 def _normalize(wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
