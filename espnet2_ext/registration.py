@@ -13,6 +13,7 @@ import espnet2.tasks.slu as slu_task  # noqa: E402
 from espnet2.asr.encoder.linear_encoder import LinearEncoder  # noqa: E402
 from espnet2.train.class_choices import ClassChoices  # noqa: E402
 
+from espnet2_ext.fastinf.upsample import CTCUpsampler  # noqa: E402
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend  # noqa: E402
 
 ALL_TASKS = (asr_task, slu_task, cls_task)
@@ -23,6 +24,8 @@ ENTRIES = (
     # ESPnet's own LinearEncoder; with ``input_layer: null`` and equal sizes it is a pass-through,
     # which is what "SSL upstream + task head" fine-tuning needs after a frontend.
     ("encoder_choices", "linear", LinearEncoder, ALL_TASKS),
+    # r CTC frames per encoder frame after strong downsampling (ESPnet's CTC has no registry).
+    ("postencoder_choices", "ctc_upsample", CTCUpsampler, (asr_task, slu_task)),
 )
 
 
