@@ -1,11 +1,11 @@
 # make install: .venv with the pinned stack; make demo: the embedded default recipe end to end;
-# make test: the test suite. See README.md.
+# make test: the test suite; make bench: the benchmarks (bench/results/). See README.md.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ demo: install
 
 test: install
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist loadfile
+
+# One line per benchmark; each writes bench/results/<name>.json. Best run on a quiet machine.
+bench: install
+	$(PY) -m bench.encoder
 
 clean:
 	rm -rf $(VENV)
