@@ -15,6 +15,7 @@ import sys
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import torch
+from espnet2.text.abs_tokenizer import AbsTokenizer
 
 from espnet2_ext.errors import at, cli_entry
 from espnet2_ext.fastinf.downsample import DOWNSAMPLERS, Downsampler, build_downsampler
@@ -53,7 +54,7 @@ def infeasible_utterances(frames: Mapping[str, int], tokens: Mapping[str, Sequen
     return [Infeasible(utt, frames[utt], n) for utt, n in needed.items() if frames[utt] < n]
 
 
-def _tokenizer(token_type: str, bpemodel: Optional[str]):
+def _tokenizer(token_type: str, bpemodel: Optional[str]) -> AbsTokenizer:
     # ESPnet's tokenizers, imported one by one (build_tokenizer pulls in g2p and nltk downloads).
     if token_type == "char":
         from espnet2.text.char_tokenizer import CharTokenizer

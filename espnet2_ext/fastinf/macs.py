@@ -6,13 +6,16 @@ products. PyTorch has no formula for the CPU flash-attention kernel that
 ``scaled_dot_product_attention`` runs on CPU, so the one of the GPU kernels is added for it.
 """
 
-from typing import Any, Callable
+from typing import Any, Callable, Tuple
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 
-def _cpu_flash_attention_flops(query, key, value, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+Shape = Tuple[int, ...]
+
+
+def _cpu_flash_attention_flops(query: Shape, key: Shape, value: Shape, *args: Any, **kwargs: Any) -> int:
     return sdpa_flop_count(query, key, value)
 
 
