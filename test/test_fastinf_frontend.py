@@ -75,13 +75,24 @@ def test_sd_and_av_have_nothing_to_train():
         assert not any(n.startswith("downsampler") for n in trained(model))
 
 
-@pytest.mark.parametrize("pre_ln", [False, True])
-def test_keep_layers_keeps_the_first_layers_and_their_output(pre_ln):
-    conf = {"encoder_num_layers": 4, "encoder_layer_drop": 0.0, "encoder_layer_norm_first": pre_ln}
+SMALL_WAVLM = {  # wavlm_large's layout (pre-LN, relative position buckets), small
+    "extractor_conv_layer_config": [(32, 10, 5)] + [(32, 3, 2)] * 4 + [(32, 2, 2)] * 2,
+    "encoder_embed_dim": 32, "encoder_num_heads": 2, "encoder_ff_interm_features": 64,
+    "encoder_pos_conv_kernel": 16, "encoder_pos_conv_groups": 2,
+}
+
+
+@pytest.mark.parametrize("arch,pre_ln,conf", [
+    ("tiny", False, {}),
+    ("tiny", True, {"encoder_layer_norm_first": True}),
+    ("wavlm_large", True, SMALL_WAVLM),
+], ids=["post_ln", "pre_ln", "wavlm"])
+def test_keep_layers_keeps_the_first_layers_and_their_output(arch, pre_ln, conf):
+    conf = {**conf, "encoder_num_layers": 4, "encoder_layer_drop": 0.0}
     torch.manual_seed(0)
-    full = SSLUpstreamFrontend(arch="tiny", arch_conf=conf).eval()
+    full = SSLUpstreamFrontend(arch=arch, arch_conf=conf).eval()
     torch.manual_seed(0)
-    cut = SSLUpstreamFrontend(arch="tiny", arch_conf=conf, keep_layers=2).eval()
+    cut = SSLUpstreamFrontend(arch=arch, arch_conf=conf, keep_layers=2).eval()
     full_state, cut_state = full.state_dict(), cut.state_dict()
     assert set(cut_state) == {k for k in full_state if not k.startswith(
         ("upstream.encoder.transformer.layers.2.", "upstream.encoder.transformer.layers.3."))}
