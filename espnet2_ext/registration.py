@@ -11,8 +11,13 @@ import espnet2.tasks.asr as asr_task  # noqa: E402
 import espnet2.tasks.cls as cls_task  # noqa: E402
 import espnet2.tasks.slu as slu_task  # noqa: E402
 from espnet2.asr.encoder.linear_encoder import LinearEncoder  # noqa: E402
+from espnet2.samplers.build_batch_sampler import BATCH_TYPES  # noqa: E402
 from espnet2.train.class_choices import ClassChoices  # noqa: E402
 
+from espnet2_ext.context import INJECT_FRONTEND, MODEL_NAME  # noqa: E402
+from espnet2_ext.context.inject import InjectedContextFrontend  # noqa: E402
+from espnet2_ext.context.model import ContextAwareASRModel, ContextAwareCLSModel  # noqa: E402
+from espnet2_ext.context.sampler import BATCH_TYPE, RecordingBatchSampler  # noqa: E402
 from espnet2_ext.fastinf.upsample import CTCUpsampler  # noqa: E402
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend  # noqa: E402
 
@@ -26,6 +31,10 @@ ENTRIES = (
     ("encoder_choices", "linear", LinearEncoder, ALL_TASKS),
     # r CTC frames per encoder frame after strong downsampling (ESPnet's CTC has no registry).
     ("postencoder_choices", "ctc_upsample", CTCUpsampler, (asr_task, slu_task)),
+    # Context-aware fine-tuning and the context-injection baseline (espnet2_ext.context).
+    ("model_choices", MODEL_NAME, ContextAwareASRModel, (asr_task,)),
+    ("model_choices", MODEL_NAME, ContextAwareCLSModel, (cls_task,)),
+    ("frontend_choices", INJECT_FRONTEND, InjectedContextFrontend, ALL_TASKS),
 )
 
 
@@ -44,6 +53,8 @@ def register_all() -> None:
     for attribute, name, cls, tasks in ENTRIES:
         for task in tasks:
             register(getattr(task, attribute), name, cls)
+    # --batch_type choices are read from this dict; the tasks of espnet2_ext.tasks build it.
+    BATCH_TYPES[BATCH_TYPE] = RecordingBatchSampler.__doc__
 
 
 register_all()

@@ -45,3 +45,15 @@ def test_spawned_workers_import_the_registrations():
     # --multiprocessing_distributed pickles cls.main_worker by module path.
     assert ASRTask.__module__ == "espnet2_ext.tasks"
     assert issubclass(ASRTask, asr_task.ASRTask)
+
+
+def test_context_classes_and_batch_type_are_registered():
+    from espnet2_ext.context.inject import InjectedContextFrontend
+    from espnet2_ext.context.model import ContextAwareASRModel, ContextAwareCLSModel
+
+    assert asr_task.model_choices.get_class("ctx_aware") is ContextAwareASRModel
+    assert cls_task.model_choices.get_class("ctx_aware") is ContextAwareCLSModel
+    for task in (asr_task, slu_task, cls_task):
+        assert task.frontend_choices.get_class("ssl_upstream_inject") is InjectedContextFrontend
+    args = ASRTask.get_parser().parse_args(["--batch_type", "recording", "--recording_chunk_size", "3"])
+    assert (args.batch_type, args.recording_chunk_size) == ("recording", 3)

@@ -1,0 +1,189 @@
+"""``--model ctx_aware``: ESPnet's ASR (CTC) and classification models with a context module.
+
+The context module runs on the encoder output (with ``encoder: linear`` as a pass-through, the
+upstream's last layer); its vector c_t is fused into the frames inside ``encode()``, which the
+stock decoding programs call, so inference needs nothing but the segment (METHODS.md 1.1).
+
+In training, an auxiliary loss lambda * L_ctx pulls c_t towards its neighbours' vectors; where
+those come from is ``context_source``:
+
+* ``neighbours`` (mode a): the neighbours' audio is an extra training input (``speech_prev``,
+  ``speech_next``, ... of type ``sound``) with a ``ctx_mask`` (``text_int``, one 0/1 per offset:
+  whether that neighbour exists; a missing one is given as the segment's own audio, never encoded).
+  The neighbours go through the same upstream and context module, in eval mode and without
+  gradients (so no dropout in the targets, and the upstream's freeze_steps counter counts
+  training batches only): about one extra forward pass per neighbour and step.
+* ``batch`` (mode b): ``--batch_type recording`` puts consecutive segments of a recording in one
+  batch, and ``utt2pos`` (``text_int``: recording number, index) tells which items are
+  neighbours; their vectors are computed anyway, so no extra encoder pass. InfoNCE negatives
+  are the other items of the batch.
+* ``none``: the context module without auxiliary loss (an ablation).
+
+The context inputs are read in training mode only: validation and decoding see ``speech`` alone.
+"""
+
+import contextlib
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import torch
+from espnet2.asr.espnet_model import ESPnetASRModel
+from espnet2.cls.espnet_model import ESPnetClassificationModel
+from espnet2.torch_utils.device_funcs import force_gatherable
+
+from espnet2_ext.context import (
+    CONTEXT_DATA_NAMES, CTX_MASK, DEFAULT_OFFSETS, DEFAULT_SOURCE, POSITIONS, neighbour_key,
+)
+from espnet2_ext.context.losses import LOSSES, context_loss, pairs_from_positions
+from espnet2_ext.context.module import ContextFusion, ContextModule
+
+SOURCES = ("neighbours", "batch", "none")
+
+
+class ContextAwareMixin:
+    """Context module, fusion and auxiliary loss on top of an ESPnet model (see module doc).
+
+    Args (``model_conf``, besides the ESPnet model's own):
+        context_dim, context_transformer, context_heads, context_dropout: see ``ContextModule``.
+        fusion, fusion_identity_init: see ``ContextFusion`` (default ``concat``, identity init).
+        context_source: ``neighbours`` (default, METHODS.md 1.5), ``batch`` or ``none``.
+        context_offsets: Neighbours pulled towards, as offsets in the recording (default [-1, 1];
+            e.g. [-1] previous only, [-2, -1, 1, 2] a window of two).
+        context_loss: ``cosine`` (default), ``infonce`` or ``l2`` (see ``losses.context_loss``).
+        context_weight: lambda (default 1.0; METHODS.md suggests sweeping 0.1, 0.5, 1.0).
+        context_temperature: InfoNCE temperature (default 0.1).
+        context_stop_gradient: Detach the neighbours' vectors (default true; mode a always
+            encodes them without gradients, so false only changes mode b).
+    """
+
+    def __init__(
+        self,
+        *,
+        context_dim: int = 256,
+        context_transformer: bool = False,
+        context_heads: int = 4,
+        context_dropout: float = 0.1,
+        fusion: str = "concat",
+        fusion_identity_init: bool = True,
+        context_source: str = DEFAULT_SOURCE,
+        context_offsets: Sequence[int] = DEFAULT_OFFSETS,
+        context_loss: str = "cosine",
+        context_weight: float = 1.0,
+        context_temperature: float = 0.1,
+        context_stop_gradient: bool = True,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if context_source not in SOURCES:
+            raise ValueError(f"context_source must be one of {SOURCES}: {context_source}")
+        if context_loss not in LOSSES:
+            raise ValueError(f"context_loss must be one of {LOSSES}: {context_loss}")
+        if len(set(context_offsets)) != len(context_offsets) or not context_offsets:
+            raise ValueError(f"context_offsets must be distinct and non-empty: {context_offsets}")
+        self.neighbour_keys = [neighbour_key(o) for o in context_offsets]  # validates the offsets
+        frame_dim = self._frame_dim()
+        self.context_module = ContextModule(frame_dim, context_dim, context_transformer, context_heads, context_dropout)
+        self.context_fusion = ContextFusion(frame_dim, context_dim, fusion, fusion_identity_init)
+        self.context_source = context_source
+        self.context_offsets = list(context_offsets)
+        self.context_loss = context_loss
+        self.context_weight = context_weight
+        self.context_temperature = context_temperature
+        self.context_stop_gradient = context_stop_gradient
+        self._context: Optional[torch.Tensor] = None  # c_t of the batch being trained on
+
+    def _frame_dim(self) -> int:
+        """Dimension of ``encode()``'s output: the last of postencoder, encoder, frontend."""
+        for name in ("postencoder", "encoder", "frontend"):
+            module = getattr(self, name, None)
+            if module is not None:
+                return module.output_size()
+        raise ValueError("ctx_aware needs a frontend or an encoder to know the frame dimension")
+
+    def encode(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The stock encoder output with c_t fused into every frame."""
+        frames, lengths = self._frames(speech, speech_lengths)
+        context = self.context_module(frames, lengths)
+        if self.training:
+            self._context = context
+        return self.context_fusion(frames, context), lengths
+
+    def _frames(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        frames, lengths = super().encode(speech, speech_lengths)
+        if isinstance(frames, tuple):
+            raise NotImplementedError("ctx_aware does not support intermediate CTC outputs")
+        return frames, lengths
+
+    def forward(self, *args, **kwargs) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        """The stock forward (task loss); in training, plus lambda * L_ctx."""
+        inputs = {k: kwargs.pop(k) for k in list(kwargs) if k.removesuffix("_lengths") in CONTEXT_DATA_NAMES}
+        self._context = None
+        loss, stats, weight = super().forward(*args, **kwargs)
+        context, self._context = self._context, None
+        if not self.training or self.context_source == "none":
+            return loss, stats, weight
+        aux = self._auxiliary_loss(context, inputs)
+        total = loss + self.context_weight * aux
+        stats = {**stats, "loss_task": stats["loss"], "loss_ctx": aux.detach(), "loss": total.detach()}
+        return force_gatherable((total, stats, weight), total.device)
+
+    def _auxiliary_loss(self, context: torch.Tensor, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.context_source == "batch":
+            positions = _required(inputs, POSITIONS, self.context_source)
+            pairs = pairs_from_positions(positions[:, :2], self.context_offsets)
+            exclude = torch.eye(len(context), dtype=torch.bool, device=context.device)
+            return self._loss(context, context, pairs, exclude)
+        bank, pairs = self._neighbour_vectors(inputs)
+        return self._loss(context, bank, pairs, None)
+
+    def _loss(self, anchors: torch.Tensor, bank: torch.Tensor, pairs: torch.Tensor,
+              exclude: Optional[torch.Tensor]) -> torch.Tensor:
+        return context_loss(self.context_loss, anchors, bank, pairs, self.context_temperature, exclude,
+                            self.context_stop_gradient)
+
+    def _neighbour_vectors(self, inputs: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Context vectors of the existing neighbours (M, d_c) and (segment, vector) index pairs."""
+        mask = _required(inputs, CTX_MASK, self.context_source)
+        if mask.dim() != 2 or mask.size(1) != len(self.context_offsets):
+            raise ValueError(f"{CTX_MASK} has {mask.size(-1)} columns for {len(self.context_offsets)} "
+                             f"context_offsets {self.context_offsets}: rewrite it for this config")
+        vectors: List[torch.Tensor] = []
+        pairs: List[torch.Tensor] = []
+        count = 0
+        with torch.no_grad(), _eval_mode(self):
+            for column, key in enumerate(self.neighbour_keys):
+                rows = torch.nonzero(mask[:, column] > 0).squeeze(1)
+                if len(rows) == 0:
+                    continue
+                speech = _required(inputs, key, self.context_source)[rows]
+                lengths = inputs[f"{key}_lengths"][rows]
+                vectors.append(self.context_module(*self._frames(speech, lengths)))
+                pairs.append(torch.stack([rows, count + torch.arange(len(rows), device=rows.device)], 1))
+                count += len(rows)
+        if not vectors:
+            return mask.new_zeros((0, 1), dtype=torch.float), mask.new_zeros((0, 2), dtype=torch.long)
+        return torch.cat(vectors), torch.cat(pairs)
+
+
+def _required(inputs: Dict[str, torch.Tensor], key: str, source: str) -> torch.Tensor:
+    if key not in inputs:
+        raise ValueError(f"training with context_source={source} needs the '{key}' input "
+                         "(written by python -m espnet2_ext.recipe.context_data)")
+    return inputs[key]
+
+
+@contextlib.contextmanager
+def _eval_mode(module: torch.nn.Module) -> Iterator[None]:
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+class ContextAwareASRModel(ContextAwareMixin, ESPnetASRModel):
+    """ESPnet's ASR model (CTC for ASR and NER) with context-aware fine-tuning."""
+
+
+class ContextAwareCLSModel(ContextAwareMixin, ESPnetClassificationModel):
+    """ESPnet's classification model (sentiment) with context-aware fine-tuning."""

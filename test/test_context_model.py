@@ -1,0 +1,129 @@
+"""``model: ctx_aware`` (ASR/CTC and CLS) and ``frontend: ssl_upstream_inject`` through ESPnet's model API."""
+
+import pytest
+import torch
+from context_tiny import build
+
+from espnet2_ext.context.losses import context_loss
+from espnet2_ext.context.model import ContextAwareASRModel, ContextAwareCLSModel
+
+LENGTHS = torch.tensor([8000, 6400, 4800])
+TEXT = dict(text=torch.tensor([[2, 3], [3, -1], [2, 2]]), text_lengths=torch.tensor([2, 1, 2]))
+LABEL = dict(label=torch.tensor([[0], [2], [1]]), label_lengths=torch.tensor([1, 1, 1]))
+
+
+def speech(seed: int, lengths: torch.Tensor = LENGTHS) -> dict:
+    torch.manual_seed(seed)
+    wave = torch.randn(len(lengths), int(lengths.max())) * (torch.arange(int(lengths.max())) < lengths[:, None])
+    return {"speech": wave, "speech_lengths": lengths}
+
+
+def neighbours(mask) -> dict:
+    """speech_prev/speech_next inputs and their ctx_mask (columns: offsets -1, 1)."""
+    prev, nxt = speech(1), speech(2, torch.tensor([7000, 8000, 5000]))
+    return {"speech_prev": prev["speech"], "speech_prev_lengths": prev["speech_lengths"],
+            "speech_next": nxt["speech"], "speech_next_lengths": nxt["speech_lengths"],
+            "ctx_mask": torch.tensor(mask), "ctx_mask_lengths": torch.tensor([2, 2, 2])}
+
+
+def ctx(**model_conf) -> dict:
+    return {"model": "ctx_aware", "model_conf": {"context_dim": 16, **model_conf}}
+
+
+def check_backward(model, loss) -> None:
+    assert torch.isfinite(loss).all()
+    loss.sum().backward()
+    for module in (model.context_module, model.context_fusion, model.frontend.upstream.encoder):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+
+
+@pytest.mark.parametrize("loss_kind", ["cosine", "infonce", "l2"])
+def test_asr_mode_a_forward_backward_and_loss_over_existing_neighbours(tmp_path, loss_kind):
+    model = build(tmp_path, "asr", **ctx(context_source="neighbours", context_loss=loss_kind))
+    assert isinstance(model, ContextAwareASRModel)
+    model.train()
+    batch = {**speech(0), **TEXT, **neighbours([[1, 1], [0, 1], [0, 0]])}
+    loss, stats, weight = model(**batch)
+    check_backward(model, loss)
+    assert model.frontend.num_updates.item() == 1  # neighbours are not training batches
+    assert torch.allclose(stats["loss"], stats["loss_task"] + stats["loss_ctx"])
+    # The same loss from separately computed vectors (no dropout in this model): pairs
+    # (0, prev 0), (0, next 0), (1, next 1); segment 2 has no neighbour.
+    with torch.no_grad():
+        vec = lambda s, n: model.context_module(*model._frames(s, n))  # noqa: E731
+        anchors = vec(batch["speech"], batch["speech_lengths"])
+        prev = vec(batch["speech_prev"][:1], batch["speech_prev_lengths"][:1])
+        nxt = vec(batch["speech_next"][:2], batch["speech_next_lengths"][:2])
+        pairs = torch.tensor([[0, 0], [0, 1], [1, 2]])
+        expected = context_loss(loss_kind, anchors, torch.cat([prev, nxt]), pairs)
+    assert stats["loss_ctx"].item() == pytest.approx(expected.item(), rel=1e-4, abs=1e-6)
+
+
+def test_asr_mode_a_without_any_neighbour_adds_zero(tmp_path):
+    model = build(tmp_path, "asr", **ctx(context_source="neighbours"))
+    loss, stats, _ = model.train()(**speech(0), **TEXT, **neighbours([[0, 0], [0, 0], [0, 0]]))
+    assert stats["loss_ctx"].item() == 0.0 and torch.isfinite(loss).all()
+
+
+def test_asr_mode_b_pairs_batch_items_from_their_positions(tmp_path):
+    model = build(tmp_path, "asr", **ctx(context_source="batch", context_loss="infonce"))
+    model.train()
+    positions = torch.tensor([[4, 0], [4, 1], [7, 3]])  # items 0 and 1 are neighbours
+    loss, stats, _ = model(**speech(0), **TEXT, utt2pos=positions, utt2pos_lengths=torch.tensor([2, 2, 2]))
+    check_backward(model, loss)
+    assert stats["loss_ctx"].item() > 0
+
+
+def test_training_without_the_context_inputs_is_an_error(tmp_path):
+    model = build(tmp_path, "asr", **ctx(context_source="batch")).train()
+    with pytest.raises(ValueError, match="needs the 'utt2pos' input"):
+        model(**speech(0), **TEXT)
+
+
+def test_eval_and_decoding_never_read_the_context_inputs(tmp_path):
+    model = build(tmp_path, "asr", **ctx(context_source="neighbours")).eval()
+    with torch.no_grad():
+        _, plain, _ = model(**speech(0), **TEXT)
+        # Bad neighbour inputs are not even looked at.
+        _, with_inputs, _ = model(**speech(0), **TEXT, ctx_mask=torch.ones(3, 7), speech_prev=torch.zeros(1))
+        encoded, lengths = model.encode(**speech(0))
+    assert "loss_ctx" not in plain and torch.equal(plain["loss"], with_inputs["loss"])
+    assert encoded.shape[:2] == (3, int(lengths.max()))
+    assert model.frontend.num_updates.item() == 0
+
+
+def test_context_source_none_trains_the_module_without_auxiliary_loss(tmp_path):
+    model = build(tmp_path, "asr", **ctx(context_source="none", context_transformer=True, fusion="residual"))
+    loss, stats, _ = model.train()(**speech(0), **TEXT)
+    check_backward(model, loss)
+    assert "loss_ctx" not in stats
+
+
+@pytest.mark.parametrize("source", ["neighbours", "batch"])
+def test_cls_model_forward_backward(tmp_path, source):
+    model = build(tmp_path, "cls", **ctx(context_source=source, context_loss="l2"))
+    assert isinstance(model, ContextAwareCLSModel) and model.token_list[0] == "negative"
+    inputs = neighbours([[1, 0], [1, 1], [0, 1]]) if source == "neighbours" else {
+        "utt2pos": torch.tensor([[0, 2], [0, 3], [0, 4]]), "utt2pos_lengths": torch.tensor([2, 2, 2])}
+    loss, stats, _ = model.train()(**speech(0), **LABEL, **inputs)
+    check_backward(model, loss)
+    assert stats["loss_ctx"].item() > 0
+    with torch.no_grad():
+        assert model.eval().score(speech(0)["speech"][:1]).shape == (1, 3)  # the labels, not <unk>
+
+
+@pytest.mark.parametrize("task", ["asr", "cls"])
+def test_injection_frontend_model_sees_the_segment_frames(tmp_path, task):
+    from context_tiny import TINY_FRONTEND
+
+    model = build(tmp_path, task, frontend="ssl_upstream_inject",
+                  frontend_conf={**TINY_FRONTEND, "context_offsets": [-1]})
+    batch = speech(0)
+    mask = torch.zeros_like(batch["speech"])
+    mask[0, 1600:8000], mask[1, 0:6400], mask[2, 320:4800] = 1, 1, 1
+    injected = {"speech": torch.stack([batch["speech"], mask], -1), "speech_lengths": LENGTHS}
+    loss, _, _ = model.train()(**injected, **(TEXT if task == "asr" else LABEL))
+    assert torch.isfinite(loss).all()
+    loss.sum().backward()
+    _, lengths = model.eval().encode(**injected)
+    assert lengths.tolist() == [19, 19, 13]  # the CNN frames of 6400, 6400 and 4480 samples
