@@ -46,3 +46,11 @@ def test_missing_upstream_names_the_config(tmp_path):
     config = write_config(tmp_path / "config.yaml", {"weights": "nowhere.pth"})
     with pytest.raises(DataError, match="config.yaml: frontend_conf.weights 'nowhere.pth' does not exist"):
         prepare(config, tmp_path / "pack")
+
+
+def test_context_injection_frontend_ships_its_upstream_too(tmp_path):
+    (tmp_path / "upstream.pth").write_bytes(b"weights")
+    conf = {"weights": str(tmp_path / "upstream.pth"), "context_offsets": [-1, 1]}
+    config = write_config(tmp_path / "config.yaml", conf, frontend="ssl_upstream_inject")
+    packed, upstream = prepare(config, tmp_path / "pack")
+    assert yaml.safe_load(packed.read_text())["frontend_conf"]["weights"] == str(upstream / "upstream.pth")

@@ -81,7 +81,7 @@ def build_predictor(task: str, config: Path, weights: Path) -> Callable[[np.ndar
             asr_train_config=str(config), asr_model_file=str(weights), ctc_weight=1.0, lm_weight=0.0
         )
         return lambda audio: speech2text(audio)[0][0]
-    from espnet2.bin.cls_inference import Classification
+    from espnet2_ext.bin.cls_inference import Classification  # with the project's CLSTask
 
     classify = Classification(
         classification_train_config=str(config), classification_model_file=str(weights)

@@ -1,7 +1,8 @@
 """Run a stock ESPnet inference program and record its decoding time for RTF.
 
 The stock program's model class is swapped for a subclass that times each ``__call__`` (the
-decoding of one utterance, model loading excluded) and counts the audio it was given; the
+decoding of one utterance, model loading excluded) and counts the audio it was given (for a
+context-injection input, the segment's, not its context's); the
 totals go to ``<output_dir>/timing.json`` for ``espnet2_ext.recipe.rtf``.
 """
 
@@ -14,6 +15,7 @@ from types import ModuleType
 from typing import Callable, Dict, List, Optional, Sequence
 
 from espnet2_ext import registration  # noqa: F401  (before the stock module builds models)
+from espnet2_ext.context.inject import segment_num_samples
 
 SAMPLE_RATE = 16000
 
@@ -26,7 +28,7 @@ def timed_class(base: type, totals: Dict[str, float]) -> type:
             start = time.perf_counter()
             result = super().__call__(speech, *args, **kwargs)
             totals["decode_seconds"] += time.perf_counter() - start
-            totals["audio_seconds"] += speech.shape[-1] / SAMPLE_RATE
+            totals["audio_seconds"] += segment_num_samples(speech) / SAMPLE_RATE
             totals["num_utts"] += 1
             return result
 

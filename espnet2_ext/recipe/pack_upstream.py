@@ -28,7 +28,9 @@ def prepare(config: Path, outdir: Path) -> List[Path]:
     """[config to pack] or [rewritten config, upstream copy] for a local upstream."""
     conf = yaml.safe_load(config.read_text(encoding="utf-8"))
     weights = (conf.get("frontend_conf") or {}).get("weights", "random")
-    if conf.get("frontend") != "ssl_upstream" or weights == "random" or weights.startswith("hf:"):
+    # ssl_upstream_inject (espnet2_ext.context) runs the same upstream on a segment with its context.
+    upstream_frontend = conf.get("frontend") in ("ssl_upstream", "ssl_upstream_inject")
+    if not upstream_frontend or weights == "random" or weights.startswith("hf:"):
         return [config]
     source = Path(weights)
     if source.name == "config.json":
