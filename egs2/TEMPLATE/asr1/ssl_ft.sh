@@ -124,6 +124,15 @@ run_stage() {  # run_stage N: is stage N selected?
     [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]
 }
 recipe() { ${python} -m "espnet2_ext.recipe.$1" "${@:2}"; }
+# context_inputs ARRAY DATA_DIR OPTION [--training] [--write]: ARRAY=(ESPnet data options of the
+# speech side). Standard configs read DATA_DIR/wav.scp; context-aware and context-injection
+# configs (espnet2_ext.context) also read files that the training config implies, which
+# recipe.context_data writes (--write: stage 10 for train/valid, stage 12 for test sets).
+context_inputs() {
+    local -n _inputs=$1; local _out
+    _out=$(recipe context_data --config "${train_config}" --data_dir "$2" --option "$3" "${@:4}")
+    mapfile -t _inputs <<< "${_out}"
+}
 
 if run_stage 1 && [ "${skip_data_prep}" = false ]; then
     log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
@@ -239,12 +248,12 @@ if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
     # upstream over all the data; shapes need no model (ESPnet then skips building it).
     stats_opts=()
     [ "${task}" = cls ] && stats_opts=(--model_conf extract_feats_in_collect_stats=false)
+    context_inputs train_inputs "${data_feats}/${train_set_sp}" train_data_path_and_name_and_type --training --write
+    context_inputs valid_inputs "${data_feats}/${valid_set}" valid_data_path_and_name_and_type --write
     ${train_cmd} JOB=1:"${_nj}" "${stats_dir}/logdir/stats.JOB.log" \
         ${python} -m "espnet2_ext.bin.${task}_train" --collect_stats true --use_preprocessor true \
-        "${token_opts[@]}" "${stats_opts[@]}" \
-        --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/wav.scp,speech,sound" \
+        "${token_opts[@]}" "${stats_opts[@]}" "${train_inputs[@]}" "${valid_inputs[@]}" \
         --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},${target_key},text" \
-        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/wav.scp,speech,sound" \
         --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},${target_key},text" \
         --train_shape_file "${stats_dir}/logdir/train.JOB.scp" \
         --valid_shape_file "${stats_dir}/logdir/valid.JOB.scp" \
@@ -268,15 +277,15 @@ if run_stage 11 && [ "${stop_stage_train}" -ge 11 ]; then
     fi
     init_opts=()
     [ -n "${pretrained_model}" ] && init_opts=(--init_param "${pretrained_model}" --ignore_init_mismatch "${ignore_init_mismatch}")
+    context_inputs train_inputs "${data_feats}/${train_set_sp}" train_data_path_and_name_and_type --training
+    context_inputs valid_inputs "${data_feats}/${valid_set}" valid_data_path_and_name_and_type
     # To resume from here: ${exp}/run.sh (ESPnet habit: every heavy stage leaves its command).
     train_command=(${python} -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${exp##*/}"
         --log "${exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}"
         --init_file_prefix "${exp}/.dist_init_" --multiprocessing_distributed true --
         ${python} -m "espnet2_ext.bin.${task}_train" --use_preprocessor true --resume true
-        "${token_opts[@]}"
-        --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/wav.scp,speech,sound"
+        "${token_opts[@]}" "${train_inputs[@]}" "${valid_inputs[@]}"
         --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},${target_key},text"
-        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/wav.scp,speech,sound"
         --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},${target_key},text"
         --train_shape_file "${stats_dir}/train/speech_shape"
         --train_shape_file "${stats_dir}/train/${target_key}_shape.${token_type}"
@@ -317,11 +326,11 @@ if run_stage 12 && [ "${skip_eval}" = false ]; then
         _nj=$(min "${inference_nj}" "$(wc -l < "${data_feats}/${dset}/wav.scp")")
         parts=(); for n in $(seq "${_nj}"); do parts+=("${logdir}/keys.${n}.scp"); done
         recipe split "${data_feats}/${dset}/wav.scp" "${parts[@]}"
+        context_inputs test_inputs "${data_feats}/${dset}" data_path_and_name_and_type --write
         # shellcheck disable=SC2086
         ${_cmd} JOB=1:"${_nj}" "${logdir}/${inference_module}.JOB.log" \
             ${python} -m "espnet2_ext.bin.${inference_module}" --ngpu "${_ngpu}" --batch_size 1 \
-            --data_path_and_name_and_type "${data_feats}/${dset}/wav.scp,speech,sound" \
-            --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
+            "${test_inputs[@]}" --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
             "${model_opts[@]}" "${conf_opt[@]}" ${inference_args}
         for f in text token score; do
             if [ -f "${logdir}/output.1/${result_dir}/${f}" ]; then
