@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import yaml
 from helpers import write_lines
 
 from espnet2_ext.errors import DataError
@@ -98,3 +99,20 @@ def test_missing_files_and_unknown_utterances_are_reported(data_dir, tmp_path, c
     write_lines(data_dir / "utt2rec", ["a0 A 0", "a1 A 1", "a2 A 2"])
     assert main(["--config", str(conf), "--data_dir", str(data_dir), "--option", "x", "--training", "--write"]) == 1
     assert "utt2rec: no entry for 'b0'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("train_asr_ctxaware_neighbours_tiny_random_ctc", "neighbours"),
+    ("train_asr_ctxaware_batch_tiny_random_ctc", "batch"),
+    ("train_asr_ctxinject_tiny_random_ctc", "inject"),
+    ("train_sentiment_ctxaware_neighbours_tiny_random_meanpool", "neighbours"),
+    ("train_sentiment_ctxaware_batch_tiny_random_meanpool", "batch"),
+    ("train_sentiment_ctxinject_tiny_random_meanpool", "inject"),
+    ("train_asr_ssl_tiny_random_ctc", "standard"),
+])
+def test_shipped_configs_name_their_data(name, kind):
+    path = Path(__file__).resolve().parents[1] / "egs2/mini_slue/asr1/conf/tuning" / f"{name}.yaml"
+    conf = yaml.safe_load(path.read_text())
+    assert spec_from_config(conf).kind == kind
+    if kind == "batch":  # validation reads speech only, so it cannot batch by recording
+        assert (conf["batch_type"], conf["valid_batch_type"]) == ("recording", "numel")
