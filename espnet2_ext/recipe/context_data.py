@@ -149,18 +149,27 @@ def write_injected(data_dir: Path, out_dir: Path, offsets: Sequence[int], stride
         for utt in utts:
             before = _chain(nmap, utt, sorted((o for o in offsets if o < 0), reverse=True))
             after = _chain(nmap, utt, sorted(o for o in offsets if o > 0))
-            left = np.concatenate([read(wav[u])[1] for u in reversed(before)] or [np.zeros(0, np.float32)])
-            left = left[len(left) % stride:]  # the segment starts on the frame grid
             rate, segment = read(wav[utt])
-            right = [read(wav[u])[1] for u in after]
-            audio = np.concatenate([left, segment, *right])
-            mask = np.zeros_like(audio)
-            mask[len(left): len(left) + len(segment)] = 1.0
+            audio = injected_audio([read(wav[u])[1] for u in reversed(before)], segment,
+                                   [read(wav[u])[1] for u in after], stride)
             path = out_dir / "data" / f"{utt}.flac"
             path.parent.mkdir(parents=True, exist_ok=True)
-            soundfile.write(path, np.stack([audio, mask], axis=1), rate, subtype="PCM_16")
+            soundfile.write(path, audio, rate, subtype="PCM_16")
             scp[utt] = str(path)
     write_map(out_dir / "wav.scp", scp)
+
+
+def injected_audio(
+    before: Sequence[np.ndarray], segment: np.ndarray, after: Sequence[np.ndarray], stride: int = FRAME_STRIDE
+) -> np.ndarray:
+    """(L, 2): [before; segment; after] and the segment's mask; the left context loses its first
+    (length mod ``stride``) samples, so that the segment starts on the frame grid."""
+    left = np.concatenate([*before, np.zeros(0, segment.dtype)])
+    left = left[len(left) % stride:]
+    audio = np.concatenate([left, segment, *after])
+    mask = np.zeros_like(audio)
+    mask[len(left): len(left) + len(segment)] = 1.0
+    return np.stack([audio, mask], axis=1)
 
 
 def _chain(nmap: NeighbourMap, utt: str, offsets: Sequence[int]) -> List[str]:
