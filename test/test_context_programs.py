@@ -34,7 +34,8 @@ def make_data(root: Path) -> Path:
 
 def context_inputs(conf: Path, data: Path, option: str, capsys, training: bool) -> List[str]:
     flags = ["--training"] if training else []
-    assert context_data.main(["--config", str(conf), "--data_dir", str(data), "--option", option, "--write", *flags]) == 0
+    argv = ["--config", str(conf), "--data_dir", str(data), "--option", option, "--write", *flags]
+    assert context_data.main(argv) == 0
     return capsys.readouterr().out.split()
 
 
