@@ -25,6 +25,7 @@ test: install
 # One line per benchmark; each writes bench/results/<name>.json. Best run on a quiet machine.
 bench: install
 	$(PY) -m bench.encoder
+	$(PY) -m bench.context
 
 clean:
 	rm -rf $(VENV)

@@ -1,14 +1,15 @@
 """The one place where the project's classes are plugged into ESPnet's ClassChoices.
 
 ESPnet keeps a separate set of module-level registries per task (``espnet2.tasks.asr``,
-``.slu``, ``.cls``); each entry below is added to every task it lists. Importing this module
-is idempotent.
+``.slu``, ``.cls``, ``.hubert``); each entry below is added to every task it lists.
+Importing this module is idempotent.
 """
 
 from espnet2_ext import offline  # noqa: F401  (must precede every espnet2 import)
 
 import espnet2.tasks.asr as asr_task  # noqa: E402
 import espnet2.tasks.cls as cls_task  # noqa: E402
+import espnet2.tasks.hubert as hubert_task  # noqa: E402
 import espnet2.tasks.slu as slu_task  # noqa: E402
 from espnet2.asr.encoder.linear_encoder import LinearEncoder  # noqa: E402
 from espnet2.samplers.build_batch_sampler import BATCH_TYPES  # noqa: E402
@@ -19,6 +20,7 @@ from espnet2_ext.context.inject import InjectedContextFrontend  # noqa: E402
 from espnet2_ext.context.model import ContextAwareASRModel, ContextAwareCLSModel  # noqa: E402
 from espnet2_ext.context.sampler import BATCH_TYPE, RecordingBatchSampler  # noqa: E402
 from espnet2_ext.fastinf.upsample import CTCUpsampler  # noqa: E402
+from espnet2_ext.ssl.model import WeightedHubertPretrainModel  # noqa: E402
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend  # noqa: E402
 
 ALL_TASKS = (asr_task, slu_task, cls_task)
@@ -35,6 +37,8 @@ ENTRIES = (
     ("model_choices", MODEL_NAME, ContextAwareASRModel, (asr_task,)),
     ("model_choices", MODEL_NAME, ContextAwareCLSModel, (cls_task,)),
     ("frontend_choices", INJECT_FRONTEND, InjectedContextFrontend, ALL_TASKS),
+    # HuBERT pretraining with the unmasked-frame loss weight exposed (espnet2_ext.ssl.model).
+    ("model_choices", "torchaudio_weighted", WeightedHubertPretrainModel, (hubert_task,)),
 )
 
 
