@@ -31,6 +31,17 @@ _COMMON = dict(
     aux_num_out=None,
 )
 
+_LARGE = dict(
+    _COMMON,
+    extractor_mode="layer_norm",
+    extractor_conv_layer_config=_BASE_CNN,
+    encoder_embed_dim=1024,
+    encoder_num_layers=24,
+    encoder_num_heads=16,
+    encoder_ff_interm_features=4096,
+    encoder_layer_norm_first=True,
+)
+
 ARCHITECTURES: Dict[str, Dict[str, Any]] = {
     # HuBERT-Base / wav2vec 2.0 Base (94.4 M parameters): the size users fine-tune.
     "hubert_base": dict(
@@ -42,30 +53,10 @@ ARCHITECTURES: Dict[str, Dict[str, Any]] = {
         encoder_ff_interm_features=3072,
     ),
     # WavLM-Large-sized transformer on the wav2vec 2.0 Large layout (layer-norm-first CNN).
-    "large": dict(
-        _COMMON,
-        extractor_mode="layer_norm",
-        extractor_conv_layer_config=_BASE_CNN,
-        encoder_embed_dim=1024,
-        encoder_num_layers=24,
-        encoder_num_heads=16,
-        encoder_ff_interm_features=4096,
-        encoder_layer_norm_first=True,
-    ),
-    # WavLM Large (315.5 M parameters), the values of torchaudio's ``wavlm_large`` builder.
-    "wavlm_large": dict(
-        _COMMON,
-        extractor_mode="layer_norm",
-        extractor_conv_layer_config=_BASE_CNN,
-        encoder_embed_dim=1024,
-        encoder_num_layers=24,
-        encoder_num_heads=16,
-        encoder_num_buckets=320,
-        encoder_max_distance=800,
-        encoder_ff_interm_features=4096,
-        encoder_layer_norm_first=True,
-        encoder_layer_drop=0.1,
-    ),
+    "large": _LARGE,
+    # WavLM Large (315.5 M parameters), the values of torchaudio's ``wavlm_large`` builder:
+    # the Large layout plus relative position buckets.
+    "wavlm_large": dict(_LARGE, encoder_num_buckets=320, encoder_max_distance=800, encoder_layer_drop=0.1),
     # CPU-sized encoder (about 4 M parameters); 128 CNN channels train 1.8x faster than 256.
     "tiny": dict(
         _COMMON,
