@@ -19,6 +19,7 @@ from espnet2_ext.context import INJECT_FRONTEND, MODEL_NAME  # noqa: E402
 from espnet2_ext.context.inject import InjectedContextFrontend  # noqa: E402
 from espnet2_ext.context.model import ContextAwareASRModel, ContextAwareCLSModel  # noqa: E402
 from espnet2_ext.context.sampler import BATCH_TYPE, RecordingBatchSampler  # noqa: E402
+from espnet2_ext.fastinf.early_exit import MODEL_NAME as EARLY_EXIT, EarlyExitASRModel  # noqa: E402
 from espnet2_ext.fastinf.upsample import CTCUpsampler  # noqa: E402
 from espnet2_ext.ssl.model import WeightedHubertPretrainModel  # noqa: E402
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend  # noqa: E402
@@ -33,6 +34,8 @@ ENTRIES = (
     ("encoder_choices", "linear", LinearEncoder, ALL_TASKS),
     # r CTC frames per encoder frame after strong downsampling (ESPnet's CTC has no registry).
     ("postencoder_choices", "ctc_upsample", CTCUpsampler, (asr_task, slu_task)),
+    # Early exiting for CTC ASR: exit heads on upper upstream layers (espnet2_ext.fastinf.early_exit).
+    ("model_choices", EARLY_EXIT, EarlyExitASRModel, (asr_task,)),
     # Context-aware fine-tuning and the context-injection baseline (espnet2_ext.context).
     ("model_choices", MODEL_NAME, ContextAwareASRModel, (asr_task,)),
     ("model_choices", MODEL_NAME, ContextAwareCLSModel, (cls_task,)),

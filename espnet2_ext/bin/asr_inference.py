@@ -1,5 +1,6 @@
 """`python -m espnet2_ext.bin.asr_inference`: stock `espnet2.bin.asr_inference`, timed for RTF,
-plus ``--ctc_greedy true``: best-path CTC decoding instead of ESPnet's beam search.
+plus ``--ctc_greedy true``: best-path CTC decoding instead of ESPnet's beam search. For an
+early-exit model (``model: early_exit``) it also writes ``1best_recog/exit_layer``.
 
 ESPnet decodes a CTC-only model (no attention decoder) with its beam search and CTC prefix
 scorer, which rescans all T frames for every output token: RTF 0.4 on 2 CPU cores for a 4 M
@@ -10,6 +11,7 @@ SSL CTC models are usually decoded (fairseq's viterbi decoder), at the cost of t
 import functools
 import sys
 from itertools import groupby
+from pathlib import Path
 from typing import List, Optional, Sequence
 
 import torch
@@ -17,6 +19,8 @@ from espnet.nets.beam_search import Hypothesis
 from espnet2.utils.types import str2bool
 
 from espnet2_ext.bin.timing import run_timed
+from espnet2_ext.fastinf.early_exit import EXIT_LAYER_FILE, EarlyExitASRModel
+from espnet2_ext.recipe.kaldi_files import iter_lines, write_map
 
 import espnet2.bin.asr_inference as stock  # noqa: E402  (after the registrations)
 
@@ -49,6 +53,29 @@ def with_greedy_ctc(base: type) -> type:
     return GreedySpeech2Text
 
 
+def recording_exit_layers(base: type, layers: List[int]) -> type:
+    """Subclass a Speech2Text class so that each call on an early-exit model appends the layer
+    its utterance exited at to ``layers``."""
+
+    class ExitLayerSpeech2Text(base):
+        def __call__(self, *args, **kwargs):
+            result = super().__call__(*args, **kwargs)
+            if isinstance(self.asr_model, EarlyExitASRModel):
+                layers.append(self.asr_model.last_exit_layer)
+            return result
+
+    return ExitLayerSpeech2Text
+
+
+def write_exit_layers(result_dir: Path, layers: List[int]) -> None:
+    """``result_dir/exit_layer``: the layers, in call order, paired with the keys the stock
+    program wrote to ``result_dir/token`` in the same order (one utterance per call)."""
+    keys = [key for _, key, _ in iter_lines(result_dir / "token")]
+    if len(keys) != len(layers):
+        raise RuntimeError(f"{len(layers)} exit layers for {len(keys)} decoded utterances in {result_dir}")
+    write_map(result_dir / EXIT_LAYER_FILE, {key: str(layer) for key, layer in zip(keys, layers)})
+
+
 def get_parser():
     parser = stock.get_parser()
     parser.add_argument(
@@ -62,8 +89,12 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     argv: List[str] = list(cmd) if cmd is not None else sys.argv[1:]
     kwargs = vars(get_parser().parse_args(argv))
     kwargs.pop("config", None)
-    base = with_greedy_ctc(stock.Speech2Text) if kwargs.pop("ctc_greedy") else None
+    base = with_greedy_ctc(stock.Speech2Text) if kwargs.pop("ctc_greedy") else stock.Speech2Text
+    exit_layers: List[int] = []
+    base = recording_exit_layers(base, exit_layers)
     run_timed(stock, "Speech2Text", argv, run=functools.partial(stock.inference, **kwargs), base=base)
+    if exit_layers:
+        write_exit_layers(Path(kwargs["output_dir"]) / "1best_recog", exit_layers)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ It returns frame-level hidden states (20 ms frames) with frame-level lengths, co
 CNN's own length formula, so any ESPnet encoder/CTC/classifier can follow it.
 """
 
-from typing import Any, Dict, Optional, Tuple
+import contextlib
+import itertools
+from typing import Any, Callable, ContextManager, Dict, Iterator, Optional, Tuple
 
 import torch
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
@@ -13,7 +15,7 @@ from typeguard import typechecked
 from espnet2_ext.fastinf.downsample import build_downsampler
 from espnet2_ext.fastinf.layers import keep_first_layers
 from espnet2_ext.upstream.checkpoints import load_upstream
-from espnet2_ext.upstream.layers import layer_outputs
+from espnet2_ext.upstream.layers import iter_layer_outputs
 
 
 class SSLUpstreamFrontend(AbsFrontend):
@@ -121,6 +123,18 @@ class SSLUpstreamFrontend(AbsFrontend):
     def forward(
         self, input: torch.Tensor, input_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        layers, lengths = self.iter_layers(input, input_lengths)
+        outputs = list(itertools.islice(layers, self.num_layers_run))
+        if self.layer_weights is None:
+            return outputs[-1], lengths
+        weights = torch.softmax(self.layer_weights, dim=0)
+        return torch.einsum("l,lbtc->btc", weights, torch.stack(outputs)), lengths
+
+    def iter_layers(
+        self, input: torch.Tensor, input_lengths: torch.Tensor
+    ) -> Tuple[Iterator[torch.Tensor], torch.Tensor]:
+        """The transformer layers' outputs (float32, lazily: a layer runs when its output is
+        asked for) and the frame lengths, with this frontend's downsampling and freezing."""
         waiting = self.training and self.num_updates < self.freeze_steps
         if self.training:
             self.num_updates += 1
@@ -136,13 +150,28 @@ class SSLUpstreamFrontend(AbsFrontend):
         upstream_grad = grad and (through or not self.freeze_all)
         with torch.set_grad_enabled(upstream_grad and (through or not self.freeze_cnn)):
             feats, lengths = self.upstream.feature_extractor(input, input_lengths)
-        autocast = torch.autocast(feats.device.type, torch.bfloat16, enabled=self.bf16_transformer)
-        with torch.set_grad_enabled(upstream_grad), autocast:
-            layers = layer_outputs(self.upstream, feats, lengths, self.num_layers_run)
-        if self.layer_weights is None:
-            return layers[-1].float(), lengths
-        weights = torch.softmax(self.layer_weights, dim=0)
-        return torch.einsum("l,lbtc->btc", weights, torch.stack(layers).float()), lengths
+        layers = iter_layer_outputs(self.upstream, feats, lengths)
+        return _stepped(layers, lambda: self._layer_mode(upstream_grad, feats.device.type)), lengths
+
+    @contextlib.contextmanager
+    def _layer_mode(self, grad: bool, device_type: str) -> Iterator[None]:
+        with torch.set_grad_enabled(grad), torch.autocast(
+            device_type, torch.bfloat16, enabled=self.bf16_transformer
+        ):
+            yield
+
+
+def _stepped(
+    steps: Iterator[torch.Tensor], mode: Callable[[], ContextManager[None]]
+) -> Iterator[torch.Tensor]:
+    """Advance ``steps`` inside ``mode`` but hand each output over outside it, so that what the
+    consumer computes on it keeps the consumer's own grad mode and precision."""
+    while True:
+        with mode():
+            output = next(steps, None)
+        if output is None:
+            return
+        yield output.float()
 
 
 def _has_trainable(module: Optional[torch.nn.Module]) -> bool:

@@ -1,4 +1,4 @@
-"""Run an upstream's transformer layer by layer, with padding masks, returning every layer's output.
+"""Run an upstream's transformer layer by layer, with padding masks, yielding each layer's output.
 
 torchaudio's own ``extract_features`` passes a 4-D attention mask that its WavLM layers reject
 (they take a key padding mask instead), and it skips layer drop and the final LayerNorm of
@@ -6,7 +6,8 @@ pre-LN models; this loop handles all three for wav2vec 2.0, HuBERT and WavLM ali
 ``_preprocess`` steps of torchaudio's ``Encoder``/``Transformer`` (torchaudio is pinned).
 """
 
-from typing import List
+import itertools
+from typing import Iterator, List
 
 import torch
 from torchaudio.models import Wav2Vec2Model
@@ -18,14 +19,16 @@ def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     return torch.arange(max_len, device=lengths.device)[None, :] >= lengths[:, None]
 
 
-def layer_outputs(
-    upstream: Wav2Vec2Model, features: torch.Tensor, lengths: torch.Tensor, num_layers: int
-) -> List[torch.Tensor]:
-    """Outputs of the first ``num_layers`` transformer layers for CNN ``features`` (B, T, C).
+def iter_layer_outputs(
+    upstream: Wav2Vec2Model, features: torch.Tensor, lengths: torch.Tensor
+) -> Iterator[torch.Tensor]:
+    """Outputs of transformer layers 1, 2, ... for CNN ``features`` (B, T, C), computed lazily:
+    a layer runs only when its output is asked for, so a consumer that stops early (layer
+    selection, early exit) never runs the layers above.
 
-    The outputs equal transformers' ``hidden_states[1:]``; when the model's top layer is
-    included, a pre-LN model's final LayerNorm is applied to it (transformers'
-    ``last_hidden_state``). Padded frames do not influence valid ones (masked attention).
+    The outputs equal transformers' ``hidden_states[1:]``; a pre-LN model's final LayerNorm is
+    applied to the top layer's output (transformers' ``last_hidden_state``). Padded frames do
+    not influence valid ones (masked attention).
     """
     encoder = upstream.encoder
     transformer = encoder.transformer
@@ -37,13 +40,17 @@ def layer_outputs(
     else:
         mask = -10000.0 * pad[:, None, None, :].to(x.dtype)
         mask_kwargs = {"attention_mask": mask.expand(-1, 1, x.size(1), -1)}
-    outputs: List[torch.Tensor] = []
     position_bias = None  # WavLM's relative position bias, computed by its first layer
-    for layer in transformer.layers[:num_layers]:
+    top = len(transformer.layers) - 1
+    for index, layer in enumerate(transformer.layers):
         if not (transformer.training and torch.rand(1).item() < transformer.layer_drop):
             x, position_bias = layer(x, position_bias=position_bias, **mask_kwargs)
-        outputs.append(x)
-    # torchaudio's Transformer.layer_norm_first is False for pre-LN models (inverted flag).
-    if num_layers == len(transformer.layers) and not transformer.layer_norm_first:
-        outputs[-1] = transformer.layer_norm(outputs[-1])
-    return outputs
+        # torchaudio's Transformer.layer_norm_first is False for pre-LN models (inverted flag).
+        yield transformer.layer_norm(x) if index == top and not transformer.layer_norm_first else x
+
+
+def layer_outputs(
+    upstream: Wav2Vec2Model, features: torch.Tensor, lengths: torch.Tensor, num_layers: int
+) -> List[torch.Tensor]:
+    """The first ``num_layers`` outputs of ``iter_layer_outputs``."""
+    return list(itertools.islice(iter_layer_outputs(upstream, features, lengths), num_layers))

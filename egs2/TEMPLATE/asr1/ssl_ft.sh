@@ -332,7 +332,7 @@ if run_stage 12 && [ "${skip_eval}" = false ]; then
             ${python} -m "espnet2_ext.bin.${inference_module}" --ngpu "${_ngpu}" --batch_size 1 \
             "${test_inputs[@]}" --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
             "${model_opts[@]}" "${conf_opt[@]}" ${inference_args}
-        for f in text token score; do
+        for f in text token score exit_layer; do  # exit_layer: early-exit models only
             if [ -f "${logdir}/output.1/${result_dir}/${f}" ]; then
                 cat "${logdir}"/output.*/"${result_dir}/${f}" | LC_ALL=C sort > "${dir}/${f}"
             fi
