@@ -2,7 +2,7 @@
 
 import json
 
-from espnet2_ext.recipe.results import main
+from espnet2_ext.recipe.results import ComputeOptions, System, main, pareto_front, render, short_labels
 
 WER = {"num_snt": 2, "num_wrd": 6, "corr": 50.0, "sub": 16.666, "del": 33.333, "ins": 16.666,
        "err": 66.666, "snt_err": 100.0}
@@ -118,3 +118,124 @@ def test_no_results_is_an_error(tmp_path, capsys):
     (tmp_path / "e").mkdir()
     assert main([str(tmp_path)]) == 1
     assert "no decode dir" in capsys.readouterr().err
+
+
+# Fast inference: a baseline and four strategies on "test" (one without rtf.json), a system
+# without macs.json (not in the table), and a dev decode (not the compared set).
+def macs(gmacs, params=4_000_000, utts=20):
+    return {"num_utts": utts, "audio_seconds": 50.0, "macs_per_audio_second": gmacs * 1e9,
+            "num_params": params}
+
+
+def rtf(seconds):
+    return {"audio_seconds": 100.0, "decode_seconds": seconds, "rtf": seconds / 100.0,
+            "latency_ms_per_utt": 10.0 * seconds}
+
+
+def decode(root, name, err=None, gmacs=None, seconds=None, exit_layers=None, dset="test", **kw):
+    d = root / name / "decode_asr_model_valid" / dset
+    if err is not None:
+        put(d / "score_wer" / "result.json", {**WER, "err": err})
+    if gmacs is not None:
+        put(d / "macs.json", macs(gmacs, **kw))
+    if seconds is not None:
+        put(d / "rtf.json", rtf(seconds))
+    if exit_layers is not None:
+        put(d / "exit_layer", "".join(f"u{i} {layer}\n" for i, layer in enumerate(exit_layers)))
+
+
+def build_compute_tree(root):
+    decode(root, "asr_base", 10.0, 2.0, 20.0)
+    decode(root, "asr_base", 30.0, 9.0, 90.0, dset="dev")
+    decode(root, "asr_sd2", 10.8, 1.0, 12.0)
+    decode(root, "asr_cl3", 11.5, 0.7, 9.0, params=4_000_162)
+    decode(root, "asr_ee", 10.4, 1.5, 16.0, exit_layers=[3, 4, 4, 3])
+    decode(root, "asr_layers2", 12.0, 1.2, params=2_500_000)  # dominated by asr_sd2; no rtf.json
+    decode(root, "asr_nomacs", 9.0, seconds=30.0)
+
+
+FAST_TABLE = [
+    "|strategy|WER|ΔWER|GMACs/s|MACs reduction %|CPU decode time (s)|time reduction %|RTF|params (M)|mean exit layer|",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    "|asr_base (baseline)|10.00|+0.00|2.000|0.0|20.0|0.0|0.2000|4.00|-|",
+    "|asr_cl3|11.50|+1.50|0.700|65.0|9.0|55.0|0.0900|4.00|-|",
+    "|asr_ee|10.40|+0.40|1.500|25.0|16.0|20.0|0.1600|4.00|3.50|",
+    "|asr_layers2|12.00|+2.00|1.200|40.0|-|-|-|2.50|-|",
+    "|asr_sd2|10.80|+0.80|1.000|50.0|12.0|40.0|0.1200|4.00|-|",
+]
+
+
+def test_compute_section_and_gmacs_headline(tmp_path):
+    build_compute_tree(tmp_path / "exp")
+    out = tmp_path / "RESULTS.md"
+    assert main([str(tmp_path / "exp"), "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert "|experiment|dataset|WER|RTF|GMACs/s|" in lines
+    assert "|asr_ee|decode_asr_model_valid/test|10.4|0.1600|1.500|" in lines
+    assert "|asr_layers2|decode_asr_model_valid/test|12.0|-|1.200|" in lines
+    start = lines.index("## asr_ee")
+    compute = lines.index("### Compute", start)
+    assert lines[compute:compute + 5] == [
+        "### Compute",
+        "",
+        "|dataset|utts counted|audio counted (s)|GMACs/s|params|mean exit layer|",
+        "|---|---|---|---|---|---|",
+        "|decode_asr_model_valid/test|20|50.0|1.500|4,000,000|3.50|",
+    ]
+    assert "|decode_asr_model_valid/test|20|50.0|2.000|4,000,000|-|" in lines  # asr_base
+    assert not any(line.startswith("## Fast inference") for line in lines)  # no --baseline
+
+
+def test_fast_inference_table_against_the_baseline(tmp_path):
+    build_compute_tree(tmp_path / "exp")
+    out = tmp_path / "RESULTS.md"
+    png = tmp_path / "plots" / "pareto.png"
+    assert main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base",
+                 "--compute_set", "test", "--pareto", str(png)]) == 0
+    lines = out.read_text().splitlines()
+    start = lines.index("## Fast inference: test")
+    assert lines.index("## Summary") < start < lines.index("## asr_base")
+    table = lines.index(FAST_TABLE[0])
+    assert lines[table:table + len(FAST_TABLE)] == FAST_TABLE
+    assert lines[table + len(FAST_TABLE) + 1] == (
+        "2 of the 4 other strategies stay within +1.0 WER (absolute) of the baseline asr_base "
+        "(WER 10.00), cheapest first: asr_sd2 (+0.80 WER, MACs -50.0 %), "
+        "asr_ee (+0.40 WER, MACs -25.0 %).")
+    assert ("Pareto frontier (WER against GMACs/s: no other system has both a lower WER and fewer "
+            "MACs): asr_cl3, asr_sd2, asr_ee, asr_base.") in lines
+    assert "![WER against GMACs/s](plots/pareto.png)" in lines
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any("counted on the first 20 utterances" in line for line in lines)
+
+
+def test_threshold_option_and_no_strategy_within(tmp_path):
+    build_compute_tree(tmp_path / "exp")
+    out = tmp_path / "RESULTS.md"
+    assert main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base",
+                 "--threshold", "0.25"]) == 0
+    text = out.read_text()
+    assert ("None of the 4 other strategies stays within +0.25 WER (absolute) of the baseline "
+            "asr_base (WER 10.00).") in text
+    assert "![" not in text  # no --pareto, no plot
+
+
+def test_without_the_baseline_results_are_unchanged(tmp_path, caplog):
+    build_compute_tree(tmp_path / "exp")
+    plain = render(tmp_path / "exp", tmp_path / "R.md", env=[])
+    for baseline in ("asr_missing", "asr_nomacs"):  # absent; no macs.json
+        compute = ComputeOptions(baseline, "test", pareto=tmp_path / f"{baseline}.png")
+        assert render(tmp_path / "exp", tmp_path / "R.md", env=[], compute=compute) == plain
+        assert not (tmp_path / f"{baseline}.png").exists()
+    assert "no fast-inference table: experiment 'asr_nomacs'" in caplog.text
+    other_set = ComputeOptions("asr_base", "dev")  # only the baseline decoded dev
+    assert "|asr_base (baseline)|30.00|+0.00|9.000|0.0|90.0|0.0|0.9000|4.00|-|" in \
+        render(tmp_path / "exp", tmp_path / "R.md", env=[], compute=other_set)
+
+
+def test_short_plot_labels_and_pareto_front():
+    assert short_labels(["asr_asr_train_asr_fastinf_sd2_ctc", "asr_asr_train_asr_ssl_tiny_pretrained_ctc"]) \
+        == ["fastinf_sd2", "ssl_tiny_pretrained"]
+    assert short_labels(["a_x", "a_x_y"]) == ["x", "x_y"]
+    systems = [System(name, err, gmacs, None, None, 1, None, 1)
+               for name, err, gmacs in [("a", 5.0, 1.0), ("b", 6.0, 1.0), ("c", 4.0, 2.0), ("d", 4.5, 3.0)]]
+    assert [s.label for s in pareto_front(systems)] == ["a", "c"]

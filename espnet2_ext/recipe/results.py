@@ -2,13 +2,21 @@
 
 Experiments are ``<exp_root>`` itself and its sub-directories (as show_asr_result.sh looks at
 ``find <exp> -mindepth 0 -maxdepth 1``) that hold decode dirs ``<exp>/<inference_tag>/<set>/``
-with any of ``score_{wer,cer,ter,ner,sentiment}/result.json`` or ``rtf.json``. A summary table puts the
-headline figure of each metric (CER, WER, NER F1, macro-F1, RTF) of every experiment side by
-side; then each experiment gets a heading, a link to its ``config.yaml``, its parameter count when
-``<exp>/model_summary.json`` has ``num_params``, and one table per metric in ESPnet's shape
-(dataset = ``<inference_tag>/<set>``). Every number comes from those json files; rows and
-experiments are sorted by path. The environment block never fails: outside a git checkout the
-git revision reads ``unknown``.
+with any of ``score_{wer,cer,ter,ner,sentiment}/result.json``, ``rtf.json`` or ``macs.json``. A
+summary table puts the headline figure of each metric (CER, WER, NER F1, macro-F1, RTF, GMACs/s)
+of every experiment side by side; then each experiment gets a heading, a link to its
+``config.yaml``, its parameter count when ``<exp>/model_summary.json`` has ``num_params``, and one
+table per metric in ESPnet's shape (dataset = ``<inference_tag>/<set>``); "Compute" comes from
+``macs.json`` (``espnet2_ext.recipe.macs``) and the mean of an early-exit model's ``exit_layer``
+file. Every number comes from those files; rows and experiments are sorted by path. The
+environment block never fails: outside a git checkout the git revision reads ``unknown``.
+
+With ``--baseline <exp name>`` (and that experiment decoded ``--compute_set``), a fast-inference
+section follows the summary, in the shape of Zaiem et al. (2023)'s table: for every experiment
+with a ``macs.json`` on that set, its error rate, GMACs per audio second and summed CPU decoding
+time, each with its change against the baseline, RTF, parameters and mean exit layer; then a
+sentence naming the strategies within ``--threshold`` (absolute) of the baseline's error rate, and
+with ``--pareto <png>`` a plot of error rate against GMACs/s with the Pareto frontier.
 """
 
 import argparse
@@ -22,7 +30,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from espnet2_ext.errors import DataError, at, cli_entry
 
@@ -31,7 +39,9 @@ from espnet2_ext.errors import DataError, at, cli_entry
 class Column:
     header: str
     key: str
-    fmt: str  # format spec applied to the json value
+    fmt: str  # format spec applied to the json value (times scale)
+    scale: float = 1.0
+    optional: bool = False  # a missing value reads "-"
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,20 @@ class Section:
     title: str
     filename: str  # relative to a decode dir
     columns: Tuple[Column, ...]
+    extra: Optional[Callable[[Path], Dict[str, object]]] = None  # more values from the decode dir
+
+
+EXIT_LAYER_FILE = "exit_layer"  # espnet2_ext.fastinf.early_exit.EXIT_LAYER_FILE
+
+
+def exit_layer_data(decode_dir: Path) -> Dict[str, object]:
+    """``{"mean_exit_layer": mean}`` of an early-exit model's ``exit_layer`` file, if there is one."""
+    path = decode_dir / EXIT_LAYER_FILE
+    if not path.is_file():
+        return {}
+    from espnet2_ext.fastinf.early_exit import mean_exit_layer  # torch: only for early-exit models
+
+    return {"mean_exit_layer": mean_exit_layer(path)}
 
 
 def _percent_columns(*pairs: Tuple[str, str]) -> Tuple[Column, ...]:
@@ -62,11 +86,18 @@ SECTIONS = (
         Column("decode time (s)", "decode_seconds", ".1f"),
         Column("RTF", "rtf", ".4f"),
         Column("latency (ms/utt)", "latency_ms_per_utt", ".1f"))),
+    Section("Compute", "macs.json", (
+        Column("utts counted", "num_utts", "d"),
+        Column("audio counted (s)", "audio_seconds", ".1f"),
+        Column("GMACs/s", "macs_per_audio_second", ".3f", scale=1e-9),
+        Column("params", "num_params", ",d"),
+        Column("mean exit layer", "mean_exit_layer", ".2f", optional=True)), extra=exit_layer_data),
 )
 MODEL_SUMMARY = "model_summary.json"
 # The one headline figure per section that the summary table compares across experiments.
 HEADLINES = (("CER", "CER", "err"), ("WER", "WER", "err"), ("NER", "NER F1", "f1"),
-             ("Sentiment", "macro-F1", "macro_f1"), ("RTF", "RTF", "rtf"))
+             ("Sentiment", "macro-F1", "macro_f1"), ("RTF", "RTF", "rtf"),
+             ("Compute", "GMACs/s", "macs_per_audio_second"))
 
 
 def read_json(path: Path) -> Dict[str, object]:
@@ -124,13 +155,30 @@ def environment(cwd: Path) -> List[str]:
     ]
 
 
-def _cell(data: Dict[str, object], column: Column, path: Path) -> str:
-    value = data.get(column.key)
+def _value(data: Dict[str, object], key: str, path: Path, integral: bool = False,
+           optional: bool = False) -> Optional[float]:
+    """``data[key]``, checked to be a number (an integer if ``integral``); None if optional and absent."""
+    value = data.get(key)
+    if value is None and optional:
+        return None
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if numeric and (column.fmt != "d" or isinstance(value, int)):
-        return format(value, column.fmt)
-    kind = "an integer" if column.fmt == "d" else "a number"
-    raise at(path, None, f"'{column.key}' must be {kind}, got {value!r}")
+    if numeric and (not integral or isinstance(value, int)):
+        return value
+    kind = "an integer" if integral else "a number"
+    raise at(path, None, f"'{key}' must be {kind}, got {value!r}")
+
+
+def _cell(data: Dict[str, object], column: Column, path: Path) -> str:
+    value = _value(data, column.key, path, column.fmt.endswith("d"), column.optional)
+    if value is None:
+        return "-"
+    return format(value * column.scale if column.scale != 1.0 else value, column.fmt)
+
+
+def load(section: Section, decode_dir: Path) -> Dict[str, object]:
+    """The values of ``section`` in ``decode_dir`` (its json file must exist)."""
+    data = read_json(decode_dir / section.filename)
+    return {**data, **section.extra(decode_dir)} if section.extra else data
 
 
 def section_table(section: Section, exp: Path, dirs: Sequence[Path]) -> List[str]:
@@ -140,7 +188,7 @@ def section_table(section: Section, exp: Path, dirs: Sequence[Path]) -> List[str
         path = decode_dir / section.filename
         if not path.is_file():
             continue
-        data = read_json(path)
+        data = load(section, decode_dir)
         cells = [decode_dir.relative_to(exp).as_posix()] + \
             [_cell(data, column, path) for column in section.columns]
         rows.append("|" + "|".join(cells) + "|")
@@ -182,7 +230,7 @@ def summary_table(experiments: Sequence[Path], names: Sequence[str]) -> List[str
                 path = decode_dir / sections[title].filename
                 if path.is_file():
                     column = next(c for c in sections[title].columns if c.key == key)
-                    cells[header] = _cell(read_json(path), column, path)
+                    cells[header] = _cell(load(sections[title], decode_dir), column, path)
             rows.append((name, decode_dir.relative_to(exp).as_posix(), cells))
     headers = [h for _, h, _ in HEADLINES if any(h in cells for *_, cells in rows)]
     lines = ["## Summary", "", "|experiment|dataset|" + "|".join(headers) + "|",
@@ -192,9 +240,194 @@ def summary_table(experiments: Sequence[Path], names: Sequence[str]) -> List[str
     return lines + [""]
 
 
+@dataclass(frozen=True)
+class ComputeOptions:
+    """The fast-inference comparison: against which experiment, on which decode set."""
+
+    baseline: str  # experiment name, as in the summary table
+    decode_set: str = "test"
+    metric: str = "wer"  # score_<metric>/result.json
+    threshold: float = 1.0  # "within +threshold (absolute) of the baseline's error rate"
+    pareto: Optional[Path] = None  # PNG to write
+
+
+@dataclass(frozen=True)
+class System:
+    """One row of the fast-inference table (a decode dir of the compared set with macs.json)."""
+
+    label: str
+    err: Optional[float]
+    gmacs: float  # GMACs per second of audio
+    decode_seconds: Optional[float]
+    rtf: Optional[float]
+    params: int
+    exit_layer: Optional[float]
+    num_utts: int  # utterances that macs.json counted
+
+
+def _system(label: str, decode_dir: Path, metric: str) -> System:
+    macs_path, rtf_path = decode_dir / "macs.json", decode_dir / "rtf.json"
+    score = decode_dir / f"score_{metric}" / "result.json"
+    macs = read_json(macs_path)
+    rtf = read_json(rtf_path) if rtf_path.is_file() else {}
+    return System(
+        label=label,
+        err=_value(read_json(score), "err", score) if score.is_file() else None,
+        gmacs=_value(macs, "macs_per_audio_second", macs_path) / 1e9,
+        decode_seconds=_value(rtf, "decode_seconds", rtf_path, optional=True),
+        rtf=_value(rtf, "rtf", rtf_path, optional=True),
+        params=_value(macs, "num_params", macs_path, integral=True),
+        exit_layer=exit_layer_data(decode_dir).get("mean_exit_layer"),
+        num_utts=_value(macs, "num_utts", macs_path, integral=True),
+    )
+
+
+def compute_systems(experiments: Sequence[Path], names: Sequence[str],
+                    options: ComputeOptions) -> List[Tuple[str, System]]:
+    """(experiment name, system) for each decode dir of ``options.decode_set`` with macs.json; an
+    experiment with several inference tags gets one row each, labelled ``name (tag)``."""
+    found = []
+    for exp, name in zip(experiments, names):
+        dirs = [d for d in decode_dirs(exp)
+                if d.name == options.decode_set and (d / "macs.json").is_file()]
+        for decode_dir in dirs:
+            label = name if len(dirs) == 1 else f"{name} ({decode_dir.parent.name})"
+            found.append((name, _system(label, decode_dir, options.metric)))
+    return found
+
+
+def _reduction(value: Optional[float], base: Optional[float]) -> Optional[float]:
+    """Percentage by which ``value`` is below ``base`` (negative: above)."""
+    if value is None or base is None or base == 0:
+        return None
+    return 100.0 * (1.0 - value / base)
+
+
+def _fmt(value: Optional[float], spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def pareto_front(systems: Sequence[System]) -> List[System]:
+    """The systems with an error rate that no other system beats with as few or fewer MACs,
+    by increasing MACs."""
+    front: List[System] = []
+    for system in sorted((s for s in systems if s.err is not None), key=lambda s: (s.gmacs, s.err)):
+        if not front or system.err < front[-1].err:
+            front.append(system)
+    return front
+
+
+def short_labels(labels: Sequence[str]) -> List[str]:
+    """Labels without the ``_``-separated prefix and suffix they all share (for plot points)."""
+    if len(labels) < 2:
+        return list(labels)
+    prefix = os.path.commonprefix(list(labels))
+    prefix = prefix[: prefix.rfind("_") + 1]
+    suffix = os.path.commonprefix([label[::-1] for label in labels])[::-1]
+    suffix = suffix[suffix.find("_"):] if "_" in suffix else ""
+    short = [label[len(prefix): len(label) - len(suffix)] for label in labels]
+    return short if all(short) else list(labels)
+
+
+def plot_pareto(systems: Sequence[System], baseline: System, options: ComputeOptions) -> None:
+    """Error rate against GMACs/s, one labelled point per system, the Pareto frontier as a line."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
+    metric = options.metric.upper()
+    points = [s for s in systems if s.err is not None]
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.add_subplot()
+    axes.scatter([s.gmacs for s in points], [s.err for s in points], color="tab:blue", zorder=3)
+    if baseline.err is not None:
+        axes.scatter([baseline.gmacs], [baseline.err], color="tab:red", marker="s", zorder=4,
+                     label=f"baseline ({baseline.label})")
+    front = pareto_front(points)
+    axes.plot([s.gmacs for s in front], [s.err for s in front], color="tab:green", linestyle="--",
+              zorder=2, label="Pareto frontier")
+    for system, label in zip(points, short_labels([s.label for s in points])):
+        axes.annotate(label, (system.gmacs, system.err), textcoords="offset points", xytext=(4, 4),
+                      fontsize=7)
+    axes.set_xlabel("GMACs per second of audio (encoder path)")
+    axes.set_ylabel(f"{metric} (%)")
+    axes.set_title(f"{metric} against compute, {options.decode_set}")
+    axes.margins(x=0.15, y=0.1)  # room for the labels
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    options.pareto.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(options.pareto, dpi=120)
+
+
+def within_sentence(baseline: System, others: Sequence[System], options: ComputeOptions) -> str:
+    """Which strategies keep the error rate within +threshold (absolute) of the baseline's."""
+    metric = options.metric.upper()
+    if baseline.err is None:
+        return f"The baseline {baseline.label} has no {metric} on {options.decode_set}: no comparison."
+    scored = [s for s in others if s.err is not None]
+    keep = sorted((s for s in scored if s.err - baseline.err <= options.threshold + 1e-9),
+                  key=lambda s: s.gmacs)
+    threshold = f"{options.threshold:.1f}" if round(options.threshold, 1) == options.threshold \
+        else f"{options.threshold:g}"
+    what = (f"within +{threshold} {metric} (absolute) of the baseline {baseline.label} "
+            f"({metric} {baseline.err:.2f})")
+    if not keep:
+        return f"None of the {len(scored)} other strategies stays {what}."
+    items = ", ".join(f"{s.label} ({s.err - baseline.err:+.2f} {metric}, MACs "
+                      f"{_fmt(100.0 * (s.gmacs / baseline.gmacs - 1.0) if baseline.gmacs else None, '+.1f')} %)"
+                      for s in keep)
+    return f"{len(keep)} of the {len(scored)} other strategies stay {what}, cheapest first: {items}."
+
+
+def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], options: ComputeOptions,
+                           out_dir: Path) -> List[str]:
+    """The fast-inference table, sentence and plot link (and the plot, if asked for); nothing
+    (with a warning) unless the baseline experiment has a macs.json on the set."""
+    found = compute_systems(experiments, names, options)
+    base_rows = [system for name, system in found if name == options.baseline]
+    if not base_rows:
+        logging.warning("no fast-inference table: experiment '%s' has no %s decode dir with macs.json",
+                        options.baseline, options.decode_set)
+        return []
+    baseline = base_rows[0]
+    others = [system for _, system in found if system is not baseline]
+    metric = options.metric.upper()
+    headers = ["strategy", metric, f"Δ{metric}", "GMACs/s", "MACs reduction %", "CPU decode time (s)",
+               "time reduction %", "RTF", "params (M)", "mean exit layer"]
+    lines = [f"## Fast inference: {options.decode_set}", "",
+             f"Every system with a `macs.json` on `{options.decode_set}` against the baseline "
+             f"`{options.baseline}`, in the shape of Zaiem et al. (2023)'s table.", "",
+             "|" + "|".join(headers) + "|", "|" + "|".join("---" for _ in headers) + "|"]
+    for system in [baseline] + others:
+        delta = None if system.err is None or baseline.err is None else system.err - baseline.err
+        cells = [system.label + (" (baseline)" if system is baseline else ""),
+                 _fmt(system.err, ".2f"), _fmt(delta, "+.2f"), f"{system.gmacs:.3f}",
+                 _fmt(_reduction(system.gmacs, baseline.gmacs), ".1f"),
+                 _fmt(system.decode_seconds, ".1f"),
+                 _fmt(_reduction(system.decode_seconds, baseline.decode_seconds), ".1f"),
+                 _fmt(system.rtf, ".4f"), f"{system.params / 1e6:.2f}", _fmt(system.exit_layer, ".2f")]
+        lines.append("|" + "|".join(cells) + "|")
+    lines += ["", within_sentence(baseline, others, options)]
+    front = pareto_front([baseline] + others)
+    if front:
+        lines += ["", f"Pareto frontier ({metric} against GMACs/s: no other system has both a lower "
+                  f"{metric} and fewer MACs): {', '.join(s.label for s in front)}."]
+    if options.pareto is not None:
+        plot_pareto([baseline] + others, baseline, options)
+        lines += ["", f"![{metric} against GMACs/s]({os.path.relpath(options.pareto, out_dir)})"]
+    counted = sorted({s.num_utts for s in [baseline] + others})
+    lines += ["", f"GMACs/s: multiply-accumulates of the encoder path that decoding runs "
+              f"(downsampler, upstream, encoder, early exits, CTC projection) per second of audio, "
+              f"counted on the first {'/'.join(map(str, counted))} utterances (`macs.json`); CPU decode "
+              f"time: summed over the decoding jobs (`rtf.json`); reductions: relative to the "
+              f"baseline; mean exit layer: early-exit models (`exit_layer`).", ""]
+    return lines
+
+
 def render(exp_root: Path, out_path: Path, title: str = "RESULTS",
-           preamble: Optional[str] = None, env: Optional[List[str]] = None) -> str:
-    """The whole RESULTS.md text; ``preamble`` (free Markdown) follows the environment."""
+           preamble: Optional[str] = None, env: Optional[List[str]] = None,
+           compute: Optional[ComputeOptions] = None) -> str:
+    """The whole RESULTS.md text; ``preamble`` (free Markdown) follows the environment;
+    ``compute`` adds the fast-inference section (and writes its plot)."""
     experiments = find_experiments(exp_root)
     if not experiments:
         raise DataError(f"{exp_root}: no decode dir with scoring outputs "
@@ -206,6 +439,8 @@ def render(exp_root: Path, out_path: Path, title: str = "RESULTS",
     names = [exp.resolve().name if exp == exp_root else exp.relative_to(exp_root).as_posix()
              for exp in experiments]
     lines += summary_table(experiments, names)
+    if compute is not None:
+        lines += fast_inference_section(experiments, names, compute, out_path.resolve().parent)
     for exp, name in zip(experiments, names):
         lines += experiment_block(exp, name, out_path.resolve().parent)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -226,6 +461,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preamble", type=Path, default=None,
                         help="Markdown file inserted after the environment block (e.g. a "
                         "'How to reproduce' section with the exact commands)")
+    group = parser.add_argument_group(
+        "fast inference", "a table of every system with macs.json against a baseline (Zaiem et al. 2023)")
+    group.add_argument("--baseline", default=None,
+                       help="experiment name (as in the summary) to compare with; without it, or if it "
+                       "has no macs.json on --compute_set, no fast-inference section is written")
+    group.add_argument("--compute_set", default="test", help="decode set compared (default: %(default)s)")
+    group.add_argument("--compute_metric", choices=("wer", "cer", "ter"), default="wer",
+                       help="error rate compared (default: %(default)s)")
+    group.add_argument("--threshold", type=float, default=1.0,
+                       help="name the strategies within +this (absolute) of the baseline's error rate "
+                       "(default: %(default)s)")
+    group.add_argument("--pareto", type=Path, default=None,
+                       help="write the error rate against GMACs/s plot (PNG) here and link it")
     return parser
 
 
@@ -239,7 +487,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.preamble is not None and not args.preamble.is_file():
         raise DataError(f"{args.preamble}: preamble file not found")
     preamble = args.preamble.read_text(encoding="utf-8") if args.preamble else None
-    text = render(args.exp_root, out, args.title, preamble)
+    compute = None
+    if args.baseline:
+        compute = ComputeOptions(args.baseline, args.compute_set, args.compute_metric, args.threshold,
+                                 args.pareto)
+    text = render(args.exp_root, out, args.title, preamble, compute=compute)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     logging.info("wrote %s", out)
