@@ -66,6 +66,9 @@ inference_args=         # Extra decoding options.
 inference_tag=          # Name of the decoding dir.
 inference_model=valid.loss.ave.pth  # Checkpoint to decode with.
 local_score_opts=       # Options for local/score.sh.
+macs_num_utts=20        # Stage 12 counts the encoder's MACs on the first N utterances of each test set.
+compute_baseline=       # Exp dir name: RESULTS.md compares WER, MACs and CPU time of every system with it.
+                        # (fast-inference table on the last test set, RESULTS.pareto.png; stage 13)
 
 # Sets
 train_set=
@@ -338,6 +341,11 @@ if run_stage 12 && [ "${skip_eval}" = false ]; then
             fi
         done
         recipe rtf "${dir}"
+        if [ "${task}" = asr ]; then  # MACs per audio second of what decoding ran -> ${dir}/macs.json
+            _speech=$(printf '%s\n' "${test_inputs[@]}" | sed -n 's/^--data_path_and_name_and_type=\(.*\),speech,sound$/\1/p')
+            recipe macs "${exp}" "${_speech:-${data_feats}/${dset}/wav.scp}" "${dir}" \
+                --model_file "${inference_model}" --num_utts "${macs_num_utts}"
+        fi
     done
 fi
 
@@ -363,7 +371,13 @@ if run_stage 13 && [ "${skip_eval}" = false ]; then
     done
     # A recipe's local/RESULTS.head.md (how to reproduce each system) heads its RESULTS.md.
     _head=(); [ -f local/RESULTS.head.md ] && _head=(--preamble local/RESULTS.head.md)
-    recipe results "${expdir}" --out RESULTS.md "${_head[@]}"
+    _compute=()
+    if [ -n "${compute_baseline}" ]; then
+        # shellcheck disable=SC2206
+        _sets=(${test_sets})
+        _compute=(--baseline "${compute_baseline}" --compute_set "${_sets[-1]}" --pareto RESULTS.pareto.png)
+    fi
+    recipe results "${expdir}" --out RESULTS.md "${_head[@]}" "${_compute[@]}"
     recipe results "${exp}" --out "${exp}/RESULTS.md"
     log "Results: $(pwd)/RESULTS.md"
 fi
