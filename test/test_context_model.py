@@ -50,7 +50,7 @@ def test_asr_mode_a_forward_backward_and_loss_over_existing_neighbours(tmp_path,
     # The same loss from separately computed vectors (no dropout in this model): pairs
     # (0, prev 0), (0, next 0), (1, next 1); segment 2 has no neighbour.
     with torch.no_grad():
-        vec = lambda s, n: model.context_module(*model._frames(s, n))  # noqa: E731
+        vec = model.context_vectors
         anchors = vec(batch["speech"], batch["speech_lengths"])
         prev = vec(batch["speech_prev"][:1], batch["speech_prev_lengths"][:1])
         nxt = vec(batch["speech_next"][:2], batch["speech_next_lengths"][:2])
@@ -127,3 +127,90 @@ def test_injection_frontend_model_sees_the_segment_frames(tmp_path, task):
     loss.sum().backward()
     _, lengths = model.eval().encode(**injected)
     assert lengths.tolist() == [19, 19, 13]  # the CNN frames of 6400, 6400 and 4480 samples
+
+
+# The mini_slue default head: a weighted sum of the layers of a 2-layer upstream (32 wide), the
+# upstream frozen for the first freeze_steps batches, ``input_layer: linear`` to 24 dimensions.
+def default_head(steps: int = 0, **frontend_conf) -> dict:
+    from context_tiny import TINY_FRONTEND
+
+    arch_conf = {**TINY_FRONTEND["arch_conf"], "encoder_num_layers": 2}
+    return {"frontend_conf": {**TINY_FRONTEND, "arch_conf": arch_conf, "weighted_sum": True,
+                              "freeze_steps": steps, **frontend_conf},
+            "encoder_conf": {"output_size": 24, "input_layer": "linear"}}
+
+
+@pytest.mark.parametrize("task", ["asr", "cls"])
+def test_context_module_reads_the_upstream_top_layer_under_a_weighted_sum_and_linear_head(tmp_path, task):
+    model = build(tmp_path, task, **default_head(), **ctx(context_source="none"))
+    with torch.no_grad():
+        model.frontend.layer_weights.copy_(torch.tensor([2.0, -1.0]))  # the sum is not the top layer
+    assert model.context_module.proj.in_features == 32 and model.context_fusion.frame_dim == 24
+    batch = speech(0)
+    model.eval()
+    with torch.no_grad():
+        encoded, lengths = model.encode(**batch)
+        layers, frame_lengths = model.frontend.iter_layers(batch["speech"], batch["speech_lengths"])
+        layers = list(layers)
+        mixed = torch.einsum("l,lbtc->btc", torch.softmax(model.frontend.layer_weights, 0), torch.stack(layers))
+        head, _, _ = model.encoder(mixed, frame_lengths)
+        context = model.context_module(layers[-1], frame_lengths)
+        assert torch.allclose(model.context_vectors(**batch), context, atol=1e-5)
+        assert not torch.allclose(context, model.context_module(mixed, frame_lengths), atol=1e-3)
+    assert torch.equal(lengths, frame_lengths)
+    assert torch.allclose(encoded, model.context_fusion(head, context), atol=1e-5)
+
+
+def test_context_input_encoder_reads_the_head_frames(tmp_path):
+    model = build(tmp_path, "asr", **default_head(), **ctx(context_source="none", context_input="encoder"))
+    assert model.context_module.proj.in_features == 24
+    batch = speech(0)
+    with torch.no_grad():
+        frames, lengths = model.eval()._frames(**batch)
+        assert torch.allclose(model.context_vectors(**batch), model.context_module(frames, lengths), atol=1e-6)
+
+
+def test_context_input_upstream_needs_an_ssl_frontend(tmp_path, monkeypatch):
+    import context_tiny
+
+    fbank = {**context_tiny.BASE, "frontend": "default", "frontend_conf": {"n_fft": 128, "n_mels": 8}}
+    monkeypatch.setattr(context_tiny, "BASE", fbank)
+    with pytest.raises(ValueError, match="context_input: upstream needs an SSL upstream frontend"):
+        build(tmp_path, "asr", **ctx(context_source="none"))
+    assert build(tmp_path, "asr", **ctx(context_source="none", context_input="encoder")).context_module
+
+
+def test_head_warm_up_trains_the_context_module_on_a_frozen_upstream(tmp_path):
+    model = build(tmp_path, "asr", **default_head(steps=1), **ctx(context_source="neighbours")).train()
+    batch = {**speech(0), **TEXT, **neighbours([[1, 1], [0, 1], [0, 0]])}
+    for step in range(2):
+        model.zero_grad(set_to_none=True)
+        loss, stats, _ = model(**batch)
+        loss.backward()
+        assert stats["loss_ctx"].item() > 0
+        upstream = [p.grad for p in model.frontend.upstream.encoder.parameters()]
+        assert all(g is None for g in upstream) == (step == 0)  # frozen for the first batch only
+        for module in (model.context_module, model.context_fusion, model.encoder):
+            assert all(p.grad is not None for p in module.parameters())
+        assert model.frontend.layer_weights.grad is not None
+    assert model.frontend.num_updates.item() == 2  # the neighbours' passes are not counted
+
+
+@pytest.mark.parametrize("task", ["asr", "cls"])
+def test_injection_frontend_with_the_default_head(tmp_path, task):
+    model = build(tmp_path, task, **default_head(steps=1, context_offsets=[-1]), frontend="ssl_upstream_inject")
+    batch = speech(0)
+    mask = torch.zeros_like(batch["speech"])
+    mask[0, 1600:8000], mask[1, 0:6400], mask[2, 320:4800] = 1, 1, 1
+    injected = {"speech": torch.stack([batch["speech"], mask], -1), "speech_lengths": LENGTHS}
+    for step in range(2):
+        model.zero_grad(set_to_none=True)
+        loss, _, _ = model.train()(**injected, **(TEXT if task == "asr" else LABEL))
+        loss.sum().backward()
+        frozen = all(p.grad is None for p in model.frontend.upstream.encoder.parameters())
+        assert frozen == (step == 0) and model.frontend.layer_weights.grad is not None
+    with torch.no_grad():
+        feats, lengths, top = model.eval().frontend.forward_with_top_layer(**{
+            "input": injected["speech"], "input_lengths": LENGTHS})
+    assert lengths.tolist() == [19, 19, 13] and feats.shape == top.shape
+    assert not torch.allclose(feats, top)

@@ -105,10 +105,13 @@ class InjectedContextFrontend(SSLUpstreamFrontend):
         self.context_offsets = list(context_offsets)
         self.layers = cnn_layers(self.upstream)
 
-    def forward(self, input: torch.Tensor, input_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward_with_top_layer(
+        self, input: torch.Tensor, input_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``SSLUpstreamFrontend.forward_with_top_layer`` (``forward`` too), both outputs sliced."""
         if input.dim() == 2:
-            return super().forward(input, input_lengths)
+            return super().forward_with_top_layer(input, input_lengths)
         start, length = segment_span(input[..., 1] > 0.5)
-        frames, frame_lengths = super().forward(input[..., 0].contiguous(), input_lengths)
+        frames, frame_lengths, top = super().forward_with_top_layer(input[..., 0].contiguous(), input_lengths)
         first, num = segment_frames(start, length, frame_lengths, self.layers)
-        return slice_frames(frames, first, num), num
+        return slice_frames(frames, first, num), num, slice_frames(top, first, num)

@@ -1,8 +1,12 @@
 """``--model ctx_aware``: ESPnet's ASR (CTC) and classification models with a context module.
 
-The context module runs on the encoder output (with ``encoder: linear`` as a pass-through, the
-upstream's last layer); its vector c_t is fused into the frames inside ``encode()``, which the
-stock decoding programs call, so inference needs nothing but the segment (METHODS.md 1.1).
+The context module runs on the upstream's last-layer output (``context_input: upstream``, the
+default: "a context module on top of the last layer", METHODS.md 1.1), whatever the frontend
+hands on to the head (one layer, or a learnable weighted sum of layers) and whatever the encoder
+does to it (a pass-through, or the Linear-LayerNorm-ReLU of ``input_layer: linear``); with
+``context_input: encoder`` it runs on the encoder output instead. Its vector c_t is fused into
+the encoder output frames, just before the CTC output layer or the classifier, inside
+``encode()``, which the stock decoding programs call, so inference needs nothing but the segment.
 
 In training, an auxiliary loss lambda * L_ctx pulls c_t towards its neighbours' vectors; where
 those come from is ``context_source``:
@@ -37,6 +41,7 @@ from espnet2_ext.context.losses import LOSSES, context_loss, pairs_from_position
 from espnet2_ext.context.module import ContextFusion, ContextModule
 
 SOURCES = ("neighbours", "batch", "none")
+CONTEXT_INPUTS = ("upstream", "encoder")
 
 
 class ContextAwareMixin:
@@ -53,6 +58,10 @@ class ContextAwareMixin:
         context_temperature: InfoNCE temperature (default 0.1).
         context_stop_gradient: Detach the neighbours' vectors (default true; mode a always
             encodes them without gradients, so false only changes mode b).
+        context_input: What the context module reads: ``upstream`` (default) the last layer
+            the SSL upstream frontend runs (``ssl_upstream``/``ssl_upstream_inject``; before
+            SpecAugment, which these configs do not use), or ``encoder`` the encoder output
+            (the frames the fusion and the head see; any frontend).
     """
 
     def __init__(
@@ -70,9 +79,16 @@ class ContextAwareMixin:
         context_weight: float = 1.0,
         context_temperature: float = 0.1,
         context_stop_gradient: bool = True,
+        context_input: str = "upstream",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        if context_input not in CONTEXT_INPUTS:
+            raise ValueError(f"context_input must be one of {CONTEXT_INPUTS}: {context_input}")
+        if context_input == "upstream" and not hasattr(self.frontend, "forward_with_top_layer"):
+            raise ValueError("context_input: upstream needs an SSL upstream frontend (ssl_upstream, "
+                             f"ssl_upstream_inject), not {type(self.frontend).__name__}; "
+                             "use context_input: encoder")
         if context_source not in SOURCES:
             raise ValueError(f"context_source must be one of {SOURCES}: {context_source}")
         if context_loss not in LOSSES:
@@ -81,7 +97,8 @@ class ContextAwareMixin:
             raise ValueError(f"context_offsets must be distinct and non-empty: {context_offsets}")
         self.neighbour_keys = [neighbour_key(o) for o in context_offsets]  # validates the offsets
         frame_dim = self._frame_dim()
-        self.context_module = ContextModule(frame_dim, context_dim, context_transformer, context_heads, context_dropout)
+        input_dim = self.frontend.output_size() if context_input == "upstream" else frame_dim
+        self.context_module = ContextModule(input_dim, context_dim, context_transformer, context_heads, context_dropout)
         self.context_fusion = ContextFusion(frame_dim, context_dim, fusion, fusion_identity_init)
         self.context_source = context_source
         self.context_offsets = list(context_offsets)
@@ -89,7 +106,10 @@ class ContextAwareMixin:
         self.context_weight = context_weight
         self.context_temperature = context_temperature
         self.context_stop_gradient = context_stop_gradient
+        self.context_input = context_input
         self._context: Optional[torch.Tensor] = None  # c_t of the batch being trained on
+        # The upstream's top layer and its lengths, from _extract_feats to encode.
+        self._top_layer: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
 
     def _frame_dim(self) -> int:
         """Dimension of ``encode()``'s output: the last of postencoder, encoder, frontend."""
@@ -101,11 +121,33 @@ class ContextAwareMixin:
 
     def encode(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The stock encoder output with c_t fused into every frame."""
+        self._top_layer = None
         frames, lengths = self._frames(speech, speech_lengths)
-        context = self.context_module(frames, lengths)
+        if self.context_input == "upstream":
+            top, top_lengths = self._top_layer
+            self._top_layer = None
+            context = self.context_module(top, top_lengths)
+        else:
+            context = self.context_module(frames, lengths)
         if self.training:
             self._context = context
         return self.context_fusion(frames, context), lengths
+
+    def context_vectors(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> torch.Tensor:
+        """c_t (B, d_c) of each segment, as ``encode`` computes it (the frontend alone when the
+        context module reads the upstream)."""
+        if self.context_input == "encoder":
+            return self.context_module(*self._frames(speech, speech_lengths))
+        _, lengths, top = self.frontend.forward_with_top_layer(speech[:, : speech_lengths.max()], speech_lengths)
+        return self.context_module(top, lengths)
+
+    def _extract_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The stock frontend step; with ``context_input: upstream`` it keeps the top layer."""
+        if self.context_input != "upstream" or speech_lengths is None:
+            return super()._extract_feats(speech, speech_lengths)
+        feats, lengths, top = self.frontend.forward_with_top_layer(speech[:, : speech_lengths.max()], speech_lengths)
+        self._top_layer = (top, lengths)
+        return feats, lengths
 
     def _frames(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         frames, lengths = super().encode(speech, speech_lengths)
@@ -156,7 +198,7 @@ class ContextAwareMixin:
                     continue
                 speech = _required(inputs, key, self.context_source)[rows]
                 lengths = inputs[f"{key}_lengths"][rows]
-                vectors.append(self.context_module(*self._frames(speech, lengths)))
+                vectors.append(self.context_vectors(speech, lengths))
                 pairs.append(torch.stack([rows, count + torch.arange(len(rows), device=rows.device)], 1))
                 count += len(rows)
         if not vectors:

@@ -123,12 +123,22 @@ class SSLUpstreamFrontend(AbsFrontend):
     def forward(
         self, input: torch.Tensor, input_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        feats, lengths, _ = self.forward_with_top_layer(input, input_lengths)
+        return feats, lengths
+
+    def forward_with_top_layer(
+        self, input: torch.Tensor, input_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward``'s features and lengths, plus the output of the top layer run (the
+        upstream's last layer unless ``layer``/``keep_layers`` cut it), with the same lengths.
+        Without ``weighted_sum`` the two tensors are the same; with it, the second is what a
+        module "on top of the last layer" (the context module of ``model: ctx_aware``) reads."""
         layers, lengths = self.iter_layers(input, input_lengths)
         outputs = list(itertools.islice(layers, self.num_layers_run))
         if self.layer_weights is None:
-            return outputs[-1], lengths
+            return outputs[-1], lengths, outputs[-1]
         weights = torch.softmax(self.layer_weights, dim=0)
-        return torch.einsum("l,lbtc->btc", weights, torch.stack(outputs)), lengths
+        return torch.einsum("l,lbtc->btc", weights, torch.stack(outputs)), lengths, outputs[-1]
 
     def iter_layers(
         self, input: torch.Tensor, input_lengths: torch.Tensor
