@@ -124,3 +124,24 @@ def test_missing_inputs_name_the_file(tmp_path, capsys):
     assert main([str(tmp_path / "noexp"), str(data), decode]) == 1
     assert "noexp: not an experiment directory" in capsys.readouterr().err
     assert not (exp / "decode" / "test" / "macs.json").exists()
+
+
+def test_context_models_as_decoding_feeds_them(tmp_path):
+    """ctx_aware decodes the segment alone; injection reads a two-channel input (context audio,
+    segment mask) from its own scp, and its audio is the segment's, as rtf.json counts it."""
+    plain = run(tmp_path, "plain", frontend_conf=TWO_LAYERS)
+    aware = run(tmp_path, "aware", frontend_conf=TWO_LAYERS, model="ctx_aware",
+                model_conf={"ctc_weight": 1.0, "context_dim": 16})
+    assert aware["audio_seconds"] == plain["audio_seconds"] and aware["macs"] > plain["macs"]
+    exp = tmp_path / "inject"
+    make_exp(exp, frontend_conf=TWO_LAYERS, frontend="ssl_upstream_inject")
+    wave = 0.1 * np.random.RandomState(1).randn(3 * 6400)
+    mask = np.zeros_like(wave)
+    mask[6400:12800] = 1.0  # the middle 0.4 s is the segment
+    soundfile.write(tmp_path / "inj.wav", np.stack([wave, mask], 1), 16000, subtype="FLOAT")
+    scp = write_lines(tmp_path / "inject.scp", [f"u0 {tmp_path / 'inj.wav'}"])
+    assert main([str(exp), str(scp), str(exp / "decode")]) == 0
+    injected = json.loads((exp / "decode" / "macs.json").read_text())
+    assert injected["num_utts"] == 1 and injected["audio_seconds"] == pytest.approx(0.4)
+    model = build(tmp_path / "copy", "asr", frontend_conf=TWO_LAYERS).eval()
+    assert injected["encode_macs"] == encoder_macs(model.frontend, 3 * 6400)  # the upstream sees the context
