@@ -5,12 +5,15 @@
                             [--output bench/results/context.json] [--quick]
 
 The systems are the mini_slue ASR configs, built by ESPnet's ASRTask with the frontend's
-architecture and weights replaced: ``standard`` (train_asr_ssl_tiny_random_ctc), ``ctx_aware_a``
-(neighbours as training inputs, ..._ctxaware_neighbours_...), ``ctx_aware_b`` (recording batches,
-..._ctxaware_batch_...) and ``ctx_inject`` (..._ctxinject_...). ``hubert_base`` has random
+architecture and weights replaced: ``standard`` (the recipe's default,
+train_asr_ssl_tiny_pretrained_ws_freeze1ep_ctc: weighted sum of layers, Linear-LayerNorm-ReLU
+head), ``ctx_aware_a`` (neighbours as training inputs, train_asr_ctxaware_neighbours_ctc),
+``ctx_aware_b`` (recording batches, train_asr_ctxaware_batch_ctc) and ``ctx_inject``
+(train_asr_ctxinject_ctc), which differ from it only in their method. ``hubert_base`` has random
 weights; ``default`` is the project's pretrained upstream, or a random ``tiny`` one while that
 file does not exist (the output says which). Every system of an architecture starts from the
-same upstream weights (same seed).
+same upstream weights (same seed). The configs' head warm-up (``freeze_steps``) is turned off, so
+that the training steps timed are fine-tuning steps (upstream trained), not warm-up ones.
 
 * Inference: a synthetic test set (``--utts`` consecutive segments of one recording, lengths
   uniform in ``--seconds``, seed 0), decoded one segment at a time as stage 12 does (``encode``
@@ -52,10 +55,10 @@ TUNING = ROOT / "egs2" / "mini_slue" / "asr1" / "conf" / "tuning"
 DEFAULT_UPSTREAM = ROOT / "egs2" / "mini_slue" / "ssl1" / "pretrained" / "upstream.pth"
 FS = 16000
 CONFIGS = {
-    "standard": "train_asr_ssl_tiny_random_ctc.yaml",
-    "ctx_aware_a": "train_asr_ctxaware_neighbours_tiny_random_ctc.yaml",
-    "ctx_aware_b": "train_asr_ctxaware_batch_tiny_random_ctc.yaml",
-    "ctx_inject": "train_asr_ctxinject_tiny_random_ctc.yaml",
+    "standard": "train_asr_ssl_tiny_pretrained_ws_freeze1ep_ctc.yaml",
+    "ctx_aware_a": "train_asr_ctxaware_neighbours_ctc.yaml",
+    "ctx_aware_b": "train_asr_ctxaware_batch_ctc.yaml",
+    "ctx_inject": "train_asr_ctxinject_ctc.yaml",
 }
 TOKENS = ["<blank>", "<unk>", *"abcdefghijklmnopqrstuvwxyz '", "<sos/eos>"]
 Batch = Dict[str, torch.Tensor]
@@ -86,8 +89,9 @@ def upstream(arch: str) -> Tuple[Dict, int, str]:
 def build(config: str, frontend_conf: Dict, dim: int, tmp: Path) -> torch.nn.Module:
     conf = yaml.safe_load((TUNING / config).read_text())
     kept = {k: v for k, v in conf["frontend_conf"].items() if k not in ("arch", "weights")}
-    conf["frontend_conf"] = {**kept, **frontend_conf}
-    conf["encoder_conf"]["output_size"] = dim  # LinearEncoder stays a pass-through
+    conf["frontend_conf"] = {**kept, **frontend_conf, "freeze_steps": 0}  # time fine-tuning steps
+    if conf["encoder_conf"].get("input_layer") is None:
+        conf["encoder_conf"]["output_size"] = dim  # LinearEncoder stays a pass-through
     (tmp / config).write_text(yaml.safe_dump(conf))
     (tmp / "tokens.txt").write_text("".join(f"{t}\n" for t in TOKENS))
     args = ASRTask.get_parser().parse_args(

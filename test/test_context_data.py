@@ -102,16 +102,21 @@ def test_missing_files_and_unknown_utterances_are_reported(data_dir, tmp_path, c
 
 
 @pytest.mark.parametrize("name, kind", [
-    ("train_asr_ctxaware_neighbours_tiny_random_ctc", "neighbours"),
-    ("train_asr_ctxaware_batch_tiny_random_ctc", "batch"),
-    ("train_asr_ctxinject_tiny_random_ctc", "inject"),
-    ("train_sentiment_ctxaware_neighbours_tiny_random_meanpool", "neighbours"),
-    ("train_sentiment_ctxaware_batch_tiny_random_meanpool", "batch"),
-    ("train_sentiment_ctxinject_tiny_random_meanpool", "inject"),
-    ("train_asr_ssl_tiny_random_ctc", "standard"),
+    ("mini_slue/train_asr_ctxaware_neighbours_ctc", "neighbours"),
+    ("mini_slue/train_asr_ctxaware_batch_ctc", "batch"),
+    ("mini_slue/train_asr_ctxinject_ctc", "inject"),
+    ("mini_slue/train_sentiment_ctxaware_neighbours_meanpool", "neighbours"),
+    ("mini_slue/train_sentiment_ctxaware_batch_meanpool", "batch"),
+    ("mini_slue/train_sentiment_ctxinject_meanpool", "inject"),
+    ("mini_slue/train_asr_ssl_tiny_random_ctc", "standard"),
+    ("fsdd_digits/train_asr_ctxaware_neighbours_ctc", "neighbours"),
+    ("fsdd_digits/train_asr_ctxaware_batch_ctc", "batch"),
+    ("fsdd_digits/train_asr_ctxinject_ctc", "inject"),
+    ("fsdd_digits/train_asr_ssl_tiny_pretrained_ctc", "standard"),
 ])
 def test_shipped_configs_name_their_data(name, kind):
-    path = Path(__file__).resolve().parents[1] / "egs2/mini_slue/asr1/conf/tuning" / f"{name}.yaml"
+    recipe, name = name.split("/")
+    path = Path(__file__).resolve().parents[1] / f"egs2/{recipe}/asr1/conf/tuning" / f"{name}.yaml"
     conf = yaml.safe_load(path.read_text())
     assert spec_from_config(conf).kind == kind
     if kind == "batch":  # validation reads speech only, so it cannot batch by recording
