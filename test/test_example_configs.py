@@ -53,3 +53,53 @@ def test_recipe_configs_build_a_model(config, tmp_path, monkeypatch):
     )
     model = task.build_model(args)
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) > 0
+
+
+# Context-aware fine-tuning and context injection (espnet2_ext.context) are compared with the
+# recipe's standard fine-tuning default: a context config may differ from it only in what the
+# method needs (same upstream weights, head, warm-up, optimiser, budget and seed).
+CONTEXT_CONFIGS = sorted((RECIPE.parents[1]).glob("*/asr1/conf/tuning/train_*_ctx*.yaml"))
+CONTEXT_CHANGES = {
+    "ctxaware_neighbours": ["model", "model_conf.context_*", "model_conf.fusion*"],
+    "ctxaware_batch": ["model", "model_conf.context_*", "model_conf.fusion*",
+                       "batch_type", "recording_chunk_size", "valid_batch_type"],
+    "ctxinject": ["frontend", "frontend_conf.context_offsets", "batch_bins"],
+}
+# Audio encoded per segment with neighbours [-1, 1]: (3N - 2) / N over a corpus' recordings of
+# N segments (mini_slue: 5-15, fsdd_digits: 8-12 per recording).
+INJECTED_AUDIO_RATIO = {"mini_slue": 2.8, "fsdd_digits": 2.8}
+
+
+def flat(conf, prefix=""):
+    if not isinstance(conf, dict):
+        return {prefix[:-1]: conf}
+    return {k: v for key, value in conf.items() for k, v in flat(value, f"{prefix}{key}.").items()}
+
+
+def test_every_recipe_has_the_three_context_systems():
+    names = {(p.parts[-5], p.name) for p in CONTEXT_CONFIGS}
+    for recipe in ("mini_slue", "fsdd_digits"):
+        for system in ("ctxaware_neighbours", "ctxaware_batch", "ctxinject"):
+            assert (recipe, f"train_asr_{system}_ctc.yaml") in names
+    for system in ("ctxaware_neighbours", "ctxaware_batch", "ctxinject"):
+        assert ("mini_slue", f"train_sentiment_{system}_meanpool.yaml") in names
+    assert not [n for _, n in names if "tiny_random" in n]
+
+
+@pytest.mark.parametrize("config", CONTEXT_CONFIGS, ids=lambda p: f"{p.parts[-5]}/{p.name}")
+def test_context_configs_differ_from_the_default_only_in_the_method(config):
+    import fnmatch
+
+    recipe = config.parents[2]
+    default = recipe / "conf" / ("train_sentiment.yaml" if "sentiment" in config.name else "train_asr.yaml")
+    base, conf = flat(yaml.safe_load(default.read_text())), flat(yaml.safe_load(config.read_text()))
+    changed = {k for k in set(base) | set(conf) if base.get(k, object()) != conf.get(k, object())}
+    system = next(s for s in CONTEXT_CHANGES if f"_{s}_" in config.name)
+    assert {k for k in changed if not any(fnmatch.fnmatch(k, p) for p in CONTEXT_CHANGES[system])} == set()
+    if system == "ctxinject":  # the same segments per batch: 2 channels of [prev; segment; next]
+        ratio = INJECTED_AUDIO_RATIO[config.parts[-5]]
+        assert conf["batch_bins"] == round(base["batch_bins"] * 2 * ratio)
+        assert conf["frontend"] == "ssl_upstream_inject"
+    else:
+        assert conf["model"] == "ctx_aware" and conf.get("model_conf.context_input", "upstream") == "upstream"
+    assert default.resolve().name in config.read_text()  # the header names its baseline
