@@ -103,3 +103,31 @@ def test_context_configs_differ_from_the_default_only_in_the_method(config):
     else:
         assert conf["model"] == "ctx_aware" and conf.get("model_conf.context_input", "upstream") == "upstream"
     assert default.resolve().name in config.read_text()  # the header names its baseline
+
+
+# A fast-inference strategy config is its ASR default plus the strategy's own keys only.
+FASTINF_CONFIGS = sorted((RECIPE.parents[1]).glob("*/asr1/conf/tuning/train_asr_fastinf_*.yaml"))
+FASTINF_CHANGES = {
+    "downsample": ["frontend_conf.downsample*", "postencoder", "postencoder_conf.*"],
+    "layers": ["frontend_conf.keep_layers"],
+    # each exit reads its own layer: no weighted sum, and the exit heads replace the linear head
+    "early_exit": ["model", "model_conf.exit_*", "encoder_conf.*", "frontend_conf.weighted_sum"],
+}
+
+
+@pytest.mark.parametrize("config", FASTINF_CONFIGS, ids=lambda p: f"{p.parts[-5]}/{p.name}")
+def test_fastinf_configs_differ_from_the_default_only_in_the_strategy(config):
+    import fnmatch
+
+    default = config.parents[2] / "conf" / "train_asr.yaml"
+    base, conf = flat(yaml.safe_load(default.read_text())), flat(yaml.safe_load(config.read_text()))
+    changed = {k for k in set(base) | set(conf) if base.get(k, object()) != conf.get(k, object())}
+    strategy = config.stem.split("_fastinf_")[1].removesuffix("_ctc")
+    kind = "layers" if strategy.startswith("layers") else \
+        "early_exit" if strategy == "early_exit" else "downsample"
+    assert changed and {k for k in changed
+                        if not any(fnmatch.fnmatch(k, p) for p in FASTINF_CHANGES[kind])} == set()
+    if kind == "downsample":
+        assert conf["frontend_conf.downsample"] + str(conf["frontend_conf.downsample_factor"]) == strategy
+    elif kind == "layers":
+        assert f"layers{conf['frontend_conf.keep_layers']}" == strategy
