@@ -219,6 +219,17 @@ def test_threshold_option_and_no_strategy_within(tmp_path):
     assert "![" not in text  # no --pareto, no plot
 
 
+def test_compute_systems_glob_keeps_the_baseline_and_the_matching_strategies(tmp_path):
+    build_compute_tree(tmp_path / "exp")
+    out = tmp_path / "RESULTS.md"
+    assert main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base",
+                 "--compute_systems", "asr_[cs][ld]*"]) == 0
+    lines = out.read_text().splitlines()
+    table = lines.index(FAST_TABLE[0])
+    assert lines[table:table + 6] == FAST_TABLE[:4] + FAST_TABLE[-1:] + [""]  # base, cl3, sd2
+    assert "1 of the 2 other strategies" in lines[table + 6]
+
+
 def test_without_the_baseline_results_are_unchanged(tmp_path, caplog):
     build_compute_tree(tmp_path / "exp")
     plain = render(tmp_path / "exp", tmp_path / "R.md", env=[])

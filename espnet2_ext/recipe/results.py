@@ -21,6 +21,7 @@ with ``--pareto <png>`` a plot of error rate against GMACs/s with the Pareto fro
 
 import argparse
 import datetime
+import fnmatch
 import importlib.metadata
 import json
 import logging
@@ -249,6 +250,7 @@ class ComputeOptions:
     metric: str = "wer"  # score_<metric>/result.json
     threshold: float = 1.0  # "within +threshold (absolute) of the baseline's error rate"
     pareto: Optional[Path] = None  # PNG to write
+    systems: str = "*"  # glob of the experiment names compared with the baseline
 
 
 @dataclass(frozen=True)
@@ -284,10 +286,13 @@ def _system(label: str, decode_dir: Path, metric: str) -> System:
 
 def compute_systems(experiments: Sequence[Path], names: Sequence[str],
                     options: ComputeOptions) -> List[Tuple[str, System]]:
-    """(experiment name, system) for each decode dir of ``options.decode_set`` with macs.json; an
+    """(experiment name, system) for each decode dir of ``options.decode_set`` with macs.json, of the
+    baseline and the experiments that match ``options.systems``; an
     experiment with several inference tags gets one row each, labelled ``name (tag)``."""
     found = []
     for exp, name in zip(experiments, names):
+        if name != options.baseline and not fnmatch.fnmatchcase(name, options.systems):
+            continue
         dirs = [d for d in decode_dirs(exp)
                 if d.name == options.decode_set and (d / "macs.json").is_file()]
         for decode_dir in dirs:
@@ -394,7 +399,8 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
     headers = ["strategy", metric, f"Δ{metric}", "GMACs/s", "MACs reduction %", "CPU decode time (s)",
                "time reduction %", "RTF", "params (M)", "mean exit layer"]
     lines = [f"## Fast inference: {options.decode_set}", "",
-             f"Every system with a `macs.json` on `{options.decode_set}` against the baseline "
+             f"Every system{'' if options.systems == '*' else f' named `{options.systems}`'} with a "
+             f"`macs.json` on `{options.decode_set}` against the baseline "
              f"`{options.baseline}`, in the shape of Zaiem et al. (2023)'s table.", "",
              "|" + "|".join(headers) + "|", "|" + "|".join("---" for _ in headers) + "|"]
     for system in [baseline] + others:
@@ -472,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--threshold", type=float, default=1.0,
                        help="name the strategies within +this (absolute) of the baseline's error rate "
                        "(default: %(default)s)")
+    group.add_argument("--compute_systems", default="*",
+                       help="glob of the experiment names compared with the baseline, e.g. '*_fastinf_*' "
+                       "(default: every experiment with macs.json)")
     group.add_argument("--pareto", type=Path, default=None,
                        help="write the error rate against GMACs/s plot (PNG) here and link it")
     return parser
@@ -490,7 +499,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     compute = None
     if args.baseline:
         compute = ComputeOptions(args.baseline, args.compute_set, args.compute_metric, args.threshold,
-                                 args.pareto)
+                                 args.pareto, args.compute_systems)
     text = render(args.exp_root, out, args.title, preamble, compute=compute)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

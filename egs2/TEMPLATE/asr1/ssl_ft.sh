@@ -67,7 +67,8 @@ inference_tag=          # Name of the decoding dir.
 inference_model=valid.loss.ave.pth  # Checkpoint to decode with.
 local_score_opts=       # Options for local/score.sh.
 macs_num_utts=20        # Stage 12 counts the encoder's MACs on the first N utterances of each test set.
-compute_baseline=       # Exp dir name: RESULTS.md compares WER, MACs and CPU time of every system with it.
+compute_baseline=       # Exp dir name: RESULTS.md compares WER, MACs and CPU time of systems with it.
+compute_systems='*'     # Glob of the exp dir names compared with it (e.g. '*_fastinf_*').
                         # (fast-inference table on the last test set, RESULTS.pareto.png; stage 13)
 
 # Sets
@@ -375,7 +376,8 @@ if run_stage 13 && [ "${skip_eval}" = false ]; then
     if [ -n "${compute_baseline}" ]; then
         # shellcheck disable=SC2206
         _sets=(${test_sets})
-        _compute=(--baseline "${compute_baseline}" --compute_set "${_sets[-1]}" --pareto RESULTS.pareto.png)
+        _compute=(--baseline "${compute_baseline}" --compute_set "${_sets[-1]}"
+            --compute_systems "${compute_systems}" --pareto RESULTS.pareto.png)
     fi
     recipe results "${expdir}" --out RESULTS.md "${_head[@]}" "${_compute[@]}"
     recipe results "${exp}" --out "${exp}/RESULTS.md"
