@@ -227,7 +227,7 @@ def test_compute_systems_glob_keeps_the_baseline_and_the_matching_strategies(tmp
     lines = out.read_text().splitlines()
     table = lines.index(FAST_TABLE[0])
     assert lines[table:table + 6] == FAST_TABLE[:4] + FAST_TABLE[-1:] + [""]  # base, cl3, sd2
-    assert "1 of the 2 other strategies" in lines[table + 6]
+    assert "1 of the 2 other strategies stays within" in lines[table + 6]
 
 
 def test_without_the_baseline_results_are_unchanged(tmp_path, caplog):

@@ -380,7 +380,8 @@ def within_sentence(baseline: System, others: Sequence[System], options: Compute
     items = ", ".join(f"{s.label} ({s.err - baseline.err:+.2f} {metric}, MACs "
                       f"{_fmt(100.0 * (s.gmacs / baseline.gmacs - 1.0) if baseline.gmacs else None, '+.1f')} %)"
                       for s in keep)
-    return f"{len(keep)} of the {len(scored)} other strategies stay {what}, cheapest first: {items}."
+    verb = "stays" if len(keep) == 1 else "stay"
+    return f"{len(keep)} of the {len(scored)} other strategies {verb} {what}, cheapest first: {items}."
 
 
 def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], options: ComputeOptions,
