@@ -250,3 +250,21 @@ def test_short_plot_labels_and_pareto_front():
     systems = [System(name, err, gmacs, None, None, 1, None, 1)
                for name, err, gmacs in [("a", 5.0, 1.0), ("b", 6.0, 1.0), ("c", 4.0, 2.0), ("d", 4.5, 3.0)]]
     assert [s.label for s in pareto_front(systems)] == ["a", "c"]
+
+
+def test_seeds_table_mean_and_sample_spread(tmp_path):
+    root = tmp_path / "exp"
+    for name, err in [("asr_std", 10.0), ("asr_std_seed1", 12.0), ("asr_std_seed2", 14.0),
+                      ("asr_ctx", 9.0), ("asr_ctx_seed1", 11.0), ("asr_other", 5.0)]:
+        decode(root, name, err)
+    decode(root, "asr_ctx_seed1", 20.0, dset="dev")  # only one run decoded dev: no dev row
+    lines = render(root, tmp_path / "R.md", env=[]).splitlines()
+    start = lines.index("## Seeds")
+    assert lines[start + 4:start + 8] == [
+        "|system|runs|dataset|WER|",
+        "|---|---|---|---|",
+        "|asr_ctx|2|decode_asr_model_valid/test|10.0 ± 1.4|",  # stdev(9, 11) = sqrt(2)
+        "|asr_std|3|decode_asr_model_valid/test|12.0 ± 2.0|",
+    ]
+    assert lines[start + 8] == ""
+    assert "## Seeds" not in render(root / "asr_other", tmp_path / "R.md", env=[])

@@ -27,6 +27,8 @@ import json
 import logging
 import os
 import platform
+import re
+import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -241,6 +243,45 @@ def summary_table(experiments: Sequence[Path], names: Sequence[str]) -> List[str
     return lines + [""]
 
 
+SEED_SUFFIX = re.compile(r"_seed\d+$")
+SEED_HEADLINES = HEADLINES[:4]  # the quality figures (not RTF or MACs) averaged over seeds
+
+
+def seeds_table(experiments: Sequence[Path], names: Sequence[str]) -> List[str]:
+    """Mean and spread of the quality headlines over the runs of a system that differ only in the
+    seed: experiments ``<system>_seed<N>`` together with ``<system>`` (the config's own seed)."""
+    groups: Dict[str, List[Path]] = {}
+    for exp, name in zip(experiments, names):
+        groups.setdefault(SEED_SUFFIX.sub("", name), []).append(exp)
+    sections = {s.title: s for s in SECTIONS}
+    rows = []
+    for system, runs in groups.items():
+        if len(runs) < 2:
+            continue
+        shared = set.intersection(*({d.relative_to(run).as_posix() for d in decode_dirs(run)}
+                                    for run in runs))
+        for dataset in sorted(shared):
+            cells = {}
+            for title, header, key in SEED_HEADLINES:
+                paths = [run / dataset / sections[title].filename for run in runs]
+                if all(path.is_file() for path in paths):
+                    values = [_value(read_json(path), key, path) for path in paths]
+                    cells[header] = f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+            if cells:
+                rows.append((system, len(runs), dataset, cells))
+    if not rows:
+        return []
+    headers = [h for _, h, _ in SEED_HEADLINES if any(h in cells for *_, cells in rows)]
+    lines = ["## Seeds", "",
+             "Mean ± sample standard deviation over the runs of a system that differ only in the "
+             "seed (experiments `<system>_seed<N>` and `<system>` itself, the config's own seed).", "",
+             "|system|runs|dataset|" + "|".join(headers) + "|",
+             "|" + "|".join("---" for _ in range(len(headers) + 3)) + "|"]
+    lines += [f"|{system}|{n}|{dataset}|" + "|".join(cells.get(h, "-") for h in headers) + "|"
+              for system, n, dataset, cells in rows]
+    return lines + [""]
+
+
 @dataclass(frozen=True)
 class ComputeOptions:
     """The fast-inference comparison: against which experiment, on which decode set."""
@@ -446,6 +487,7 @@ def render(exp_root: Path, out_path: Path, title: str = "RESULTS",
     names = [exp.resolve().name if exp == exp_root else exp.relative_to(exp_root).as_posix()
              for exp in experiments]
     lines += summary_table(experiments, names)
+    lines += seeds_table(experiments, names)
     if compute is not None:
         lines += fast_inference_section(experiments, names, compute, out_path.resolve().parent)
     for exp, name in zip(experiments, names):
