@@ -59,6 +59,7 @@ inference_lm=valid.loss.ave.pth
 tag=                    # Suffix of the exp dir (default: the config's name).
 train_config=           # Training config (ESPnet YAML).
 train_args=             # Extra training options (override the config).
+seed=                   # Training seed (overrides the config's); the exp dir gets _seed<N>.
 pretrained_model=       # --init_param value(s).
 ignore_init_mismatch=false
 inference_config=       # Decoding config.
@@ -109,7 +110,8 @@ token_opts=(--token_type "${token_type}" --token_list "${token_list}")
 [ "${task}" = cls ] && token_opts=(--token_type word --token_list "${token_list}")
 nlsyms_opt=()
 [ "${nlsyms_txt}" != none ] && nlsyms_opt=(--nlsyms "$(paste -sd, "${nlsyms_txt}")")
-[ -z "${tag}" ] && tag="${target}_$(basename "${train_config}" .yaml)"
+[ -n "${seed}" ] && train_args+=" --seed ${seed}"
+[ -z "${tag}" ] && tag="${target}_$(basename "${train_config}" .yaml)${seed:+_seed${seed}}"
 exp="${expdir}/${task}_${tag}"
 stats_dir="${expdir}/${task}_stats_${target}_${token_type}"
 [ -z "${lm_exp}" ] && lm_exp="${expdir}/lm_${target}_${token_type}"
