@@ -138,16 +138,23 @@ class ContextAwareMixin:
         context module reads the upstream)."""
         if self.context_input == "encoder":
             return self.context_module(*self._frames(speech, speech_lengths))
-        _, lengths, top = self.frontend.forward_with_top_layer(speech[:, : speech_lengths.max()], speech_lengths)
+        _, lengths, top = self._frontend_with_top_layer(speech, speech_lengths)
         return self.context_module(top, lengths)
 
     def _extract_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The stock frontend step; with ``context_input: upstream`` it keeps the top layer."""
         if self.context_input != "upstream" or speech_lengths is None:
             return super()._extract_feats(speech, speech_lengths)
-        feats, lengths, top = self.frontend.forward_with_top_layer(speech[:, : speech_lengths.max()], speech_lengths)
+        feats, lengths, top = self._frontend_with_top_layer(speech, speech_lengths)
         self._top_layer = (top, lengths)
         return feats, lengths
+
+    def _frontend_with_top_layer(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The frontend's features, lengths and top layer, on the batch cut to its longest item
+        (as ESPnet's ``_extract_feats`` cuts it)."""
+        return self.frontend.forward_with_top_layer(speech[:, : speech_lengths.max()], speech_lengths)
 
     def _frames(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         frames, lengths = super().encode(speech, speech_lengths)
