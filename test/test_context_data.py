@@ -92,6 +92,18 @@ def test_injected_audio_holds_contiguous_neighbours_and_the_segment_mask(data_di
         assert np.allclose(audio[inside, 0], level, atol=1e-4)
 
 
+def test_only_context_injection_gets_its_own_statistics_dir(tmp_path, capsys):
+    # Its speech is the injected audio: its shapes must not replace those the other systems batch by.
+    for text, suffix in [("frontend: ssl_upstream\n", ""), ("model: ctx_aware\n", ""),
+                         ("frontend: ssl_upstream_inject\n", "_inject_m1_p1")]:
+        conf = write_config(tmp_path / "c.yaml", text)
+        assert main(["--config", str(conf), "--stats_suffix"]) == 0
+        assert capsys.readouterr().out == suffix + "\n"
+    with pytest.raises(SystemExit):
+        main(["--config", str(conf)])
+    assert "--data_dir and --option are required" in capsys.readouterr().err
+
+
 def test_missing_files_and_unknown_utterances_are_reported(data_dir, tmp_path, capsys):
     conf = write_config(tmp_path / "c.yaml", "model: ctx_aware\n")
     assert main(["--config", str(conf), "--data_dir", str(data_dir), "--option", "x", "--training"]) == 1

@@ -6,7 +6,8 @@
 Reads which system the training config describes and prints the ESPnet data options that feed
 it from ``--data_dir`` (a dump dir with ``wav.scp`` and ``utt2rec``), one per line, as
 ``--<option>=path,name,type``; ``--write`` (re)writes the files first, under
-``<data_dir>/context/``. The systems:
+``<data_dir>/context/``. ``--stats_suffix`` prints the suffix of the config's stage-10 statistics
+dir instead (see ``stats_suffix``). The systems:
 
 * standard (any other config): ``wav.scp,speech,sound``;
 * ``model: ctx_aware``, ``context_source: neighbours`` (mode a), with ``--training``: also one
@@ -92,6 +93,12 @@ def _neighbour_map(data_dir: Path) -> Tuple[Dict[str, str], NeighbourMap]:
     if missing:
         raise DataError(f"{data_dir / 'utt2rec'}: no entry for '{missing[0]}' ({len(missing)} utterances)")
     return wav, nmap
+
+
+def stats_suffix(spec: ContextSpec) -> str:
+    """Suffix of the stage-10 statistics dir: context injection's ``speech`` is other audio, so its
+    shapes (which batch the data) must not replace the ones every other system reads."""
+    return f"_inject_{_tag(spec.offsets)}" if spec.kind == "inject" else ""
 
 
 def inputs_for(spec: ContextSpec, data_dir: PathLike, training: bool) -> List[Input]:
@@ -197,9 +204,10 @@ def _read_mono(path: str) -> Tuple[int, np.ndarray]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, type=Path, help="training config (ESPnet YAML)")
-    parser.add_argument("--data_dir", required=True, type=Path, help="dump dir with wav.scp and utt2rec")
-    parser.add_argument("--option", required=True,
-                        help="ESPnet option to print, e.g. train_data_path_and_name_and_type")
+    parser.add_argument("--data_dir", type=Path, help="dump dir with wav.scp and utt2rec")
+    parser.add_argument("--option", help="ESPnet option to print, e.g. train_data_path_and_name_and_type")
+    parser.add_argument("--stats_suffix", action="store_true",
+                        help="only print the suffix of the config's statistics dir (stage 10)")
     parser.add_argument("--training", action="store_true", help="include the training-only context inputs")
     parser.add_argument("--write", action="store_true", help="write the files (else they must exist)")
     args = parser.parse_args(argv)
@@ -207,6 +215,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.config.is_file():
         raise DataError(f"{args.config}: no such config")
     spec = spec_from_config(yaml.safe_load(args.config.read_text(encoding="utf-8")) or {})
+    if args.stats_suffix:
+        print(stats_suffix(spec))
+        return 0
+    if args.data_dir is None or args.option is None:
+        parser.error("--data_dir and --option are required (unless --stats_suffix)")
     if args.write:
         inputs = write_inputs(spec, args.data_dir, args.training)
         logging.info("%s: %s inputs for %s", args.data_dir, spec.kind, ", ".join(name for _, name, _ in inputs))

@@ -130,6 +130,8 @@ run_stage() {  # run_stage N: is stage N selected?
     [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]
 }
 recipe() { ${python} -m "espnet2_ext.recipe.$1" "${@:2}"; }
+# Context injection's speech is other audio than the segment's: its statistics get their own dir.
+stats_dir+=$(recipe context_data --config "${train_config}" --stats_suffix)
 # context_inputs ARRAY DATA_DIR OPTION [--training] [--write]: ARRAY=(ESPnet data options of the
 # speech side). Standard configs read DATA_DIR/wav.scp; context-aware and context-injection
 # configs (espnet2_ext.context) also read files that the training config implies, which
