@@ -62,7 +62,7 @@ CONTEXT_CONFIGS = sorted((RECIPE.parents[1]).glob("*/asr1/conf/tuning/train_*_ct
 CONTEXT_CHANGES = {
     "ctxaware_neighbours": ["model", "model_conf.context_*", "model_conf.fusion*"],
     "ctxaware_batch": ["model", "model_conf.context_*", "model_conf.fusion*",
-                       "batch_type", "recording_chunk_size", "valid_batch_type"],
+                       "batch_type", "recording_chunk_size", "valid_batch_type", "batch_bins"],
     "ctxinject": ["frontend", "frontend_conf.context_offsets", "batch_bins"],
 }
 # Audio encoded per segment with neighbours [-1, 1]: (3N - 2) / N over a corpus' recordings of
@@ -102,6 +102,8 @@ def test_context_configs_differ_from_the_default_only_in_the_method(config):
         assert conf["frontend"] == "ssl_upstream_inject"
     else:
         assert conf["model"] == "ctx_aware" and conf.get("model_conf.context_input", "upstream") == "upstream"
+    if system == "ctxaware_batch" and "batch_bins" in changed:  # as many updates per epoch as numel's
+        assert conf["batch_bins"] > base["batch_bins"] and "recording_batch_bins" in config.read_text()
     assert default.resolve().name in config.read_text()  # the header names its baseline
 
 
