@@ -38,3 +38,6 @@ def test_cli_prints_json(tmp_path, capsys):
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["numel_batch_bins"] == 40_000 and out["recording_batches"] <= out["numel_batches"]
+    argv[3] = str(tmp_path / "label_shape.word")
+    assert main(argv) == 1
+    assert "label_shape.word: no such file" in capsys.readouterr().err

@@ -16,6 +16,7 @@ Example (fsdd_digits, after stage 10 of a context-aware config):
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ from espnet2.fileio.read_text import load_num_sequence_text
 from espnet2.samplers.num_elements_batch_sampler import NumElementsBatchSampler
 
 from espnet2_ext.context.sampler import DEFAULT_CHUNK_SIZE, RecordingBatchSampler
-from espnet2_ext.errors import cli_entry
+from espnet2_ext.errors import DataError, cli_entry
 
 
 def mean_batches(sampler: RecordingBatchSampler, epochs: int) -> float:
@@ -69,6 +70,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--epochs", type=int, default=10, help="epochs averaged over (max_epoch)")
     parser.add_argument("--step", type=int, default=10_000, help="round batch_bins up to a multiple of this")
     args = parser.parse_args(argv)
+    for path in [args.utt2pos, *args.shape_file]:
+        if not Path(path).is_file():
+            raise DataError(f"{path}: no such file (stage 10 of a context-aware (b) config writes it)")
     positions = load_num_sequence_text(args.utt2pos, loader_type="text_int")
     result = matching_batch_bins(positions, args.shape_file, args.batch_bins, args.chunk_size,
                                  args.epochs, args.step)
