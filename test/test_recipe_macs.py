@@ -42,12 +42,18 @@ def make_data(data: Path) -> Path:
     return data
 
 
+def speech(scp: Path) -> list:
+    """The inference program's data options for ``scp``, plus one the count ignores."""
+    return ["--data_path_and_name_and_type", f"{scp},speech,sound",
+            "--data_path_and_name_and_type", f"{scp.parent / 'text'},text,text"]
+
+
 def run(tmp: Path, name: str, *options: str, **overrides) -> dict:
     exp = tmp / name
     if not exp.exists():
         make_exp(exp, **overrides)
     data = tmp / "data" if (tmp / "data").exists() else make_data(tmp / "data")
-    assert main([str(exp), str(data), str(exp / "decode" / "test"), *options]) == 0
+    assert main([str(exp), str(exp / "decode" / "test"), *speech(data / "wav.scp"), *options]) == 0
     return json.loads((exp / "decode" / "test" / "macs.json").read_text())
 
 
@@ -114,14 +120,16 @@ def test_missing_inputs_name_the_file(tmp_path, capsys):
     make_exp(exp, frontend_conf=TWO_LAYERS)
     data = make_data(tmp_path / "data")
     decode = str(exp / "decode" / "test")
-    assert main([str(exp), str(data), decode, "--model_file", "valid.acc.ave.pth"]) == 1
+    assert main([str(exp), decode, *speech(data / "wav.scp"), "--model_file", "valid.acc.ave.pth"]) == 1
     assert f"{exp / 'valid.acc.ave.pth'}: missing" in capsys.readouterr().err
     (exp / "config.yaml").unlink()
-    assert main([str(exp), str(data), decode]) == 1
+    assert main([str(exp), decode, *speech(data / "wav.scp")]) == 1
     assert f"{exp / 'config.yaml'}: missing" in capsys.readouterr().err
-    assert main([str(exp), str(tmp_path / "nodata"), decode]) == 1
-    assert f"{tmp_path / 'nodata'}: no such file" in capsys.readouterr().err
-    assert main([str(tmp_path / "noexp"), str(data), decode]) == 1
+    assert main([str(exp), decode, *speech(tmp_path / "nodata" / "wav.scp")]) == 1
+    assert f"{tmp_path / 'nodata' / 'wav.scp'}: no such file" in capsys.readouterr().err
+    assert main([str(exp), decode, *speech(data / "wav.scp")[2:]]) == 1
+    assert "no speech input among" in capsys.readouterr().err
+    assert main([str(tmp_path / "noexp"), decode, *speech(data / "wav.scp")]) == 1
     assert "noexp: not an experiment directory" in capsys.readouterr().err
     assert not (exp / "decode" / "test" / "macs.json").exists()
 
@@ -140,7 +148,7 @@ def test_context_models_as_decoding_feeds_them(tmp_path):
     mask[6400:12800] = 1.0  # the middle 0.4 s is the segment
     soundfile.write(tmp_path / "inj.wav", np.stack([wave, mask], 1), 16000, subtype="FLOAT")
     scp = write_lines(tmp_path / "inject.scp", [f"u0 {tmp_path / 'inj.wav'}"])
-    assert main([str(exp), str(scp), str(exp / "decode")]) == 0
+    assert main([str(exp), str(exp / "decode"), *speech(scp)]) == 0
     injected = json.loads((exp / "decode" / "macs.json").read_text())
     assert injected["num_utts"] == 1 and injected["audio_seconds"] == pytest.approx(0.4)
     model = build(tmp_path / "copy", "asr", frontend_conf=TWO_LAYERS).eval()

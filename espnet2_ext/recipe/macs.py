@@ -1,12 +1,14 @@
 """Multiply-accumulates (MACs) per second of audio of a trained ASR model, as decoding runs it.
 
-    python -m espnet2_ext.recipe.macs <exp_dir> <data> <decode_dir> \\
+    python -m espnet2_ext.recipe.macs <exp_dir> <decode_dir> \\
+        --data_path_and_name_and_type dump/raw/test/wav.scp,speech,sound \\
         [--model_file valid.loss.ave.pth] [--num_utts 20]
 
 The model is built by ESPnet's own ASR task from ``<exp_dir>/config.yaml`` and
 ``<exp_dir>/<model_file>``, as ``Speech2Text`` builds it, so waveform downsampling, removed layers,
 CTC upsampling and early exiting are those of decoding. The first ``--num_utts`` utterances of
-``<data>`` (a data dir with ``wav.scp``, or a ``sound`` scp such as a context-injection input)
+the ``speech`` input (the inference program's ``--data_path_and_name_and_type`` options, as stage
+12 gives them: a context-injection model's is its own two-channel scp; the others are ignored)
 come through ESPnet's inference data pipeline one at a time (stage 12 decodes with batch size 1),
 and ``espnet2_ext.fastinf.macs.count_macs`` counts, per utterance, what ``Speech2Text`` runs before
 its search: the model's ``encode()`` (downsampler, upstream CNN and transformer, ESPnet encoder
@@ -45,11 +47,15 @@ def _num_params(module: Optional[torch.nn.Module]) -> int:
     return 0 if module is None else sum(p.numel() for p in module.parameters())
 
 
-def speech_scp(data: Path) -> Path:
-    """``data/wav.scp`` for a data dir, ``data`` itself for a file; it must exist."""
-    scp = data / "wav.scp" if data.is_dir() else data
+def speech_scp(inputs: Sequence[str]) -> Path:
+    """The path of the ``speech`` input among ESPnet's ``path,name,type`` triples; it must exist."""
+    triples = [text.rsplit(",", 2) for text in inputs]
+    paths = [triple[0] for triple in triples if len(triple) == 3 and triple[1] == "speech"]
+    if not paths:
+        raise DataError(f"no speech input among --data_path_and_name_and_type {list(inputs)}")
+    scp = Path(paths[0])
     if not scp.is_file():
-        raise DataError(f"{scp}: no such file (expected a data dir with wav.scp, or a sound scp)")
+        raise DataError(f"{scp}: no such file (the speech scp)")
     return scp
 
 
@@ -65,11 +71,10 @@ def load_model(exp_dir: Path, model_file: str) -> Any:
     return asr_model.eval(), train_args
 
 
-def count(exp_dir: Path, data: Path, model_file: str = DEFAULT_MODEL_FILE, num_utts: int = 20) -> Dict[str, Any]:
-    """The contents of macs.json for the first ``num_utts`` utterances of ``data``."""
+def count(exp_dir: Path, scp: Path, model_file: str = DEFAULT_MODEL_FILE, num_utts: int = 20) -> Dict[str, Any]:
+    """The contents of macs.json for the first ``num_utts`` utterances of the sound ``scp``."""
     if num_utts < 1:
         raise DataError(f"--num_utts must be at least 1, got {num_utts}")
-    scp = speech_scp(data)
     model, train_args = load_model(exp_dir, model_file)
     loader = ASRTask.build_streaming_iterator(
         [(str(scp), "speech", "sound")], dtype="float32", batch_size=1, key_file=None, num_workers=0,
@@ -126,11 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m espnet2_ext.recipe.macs",
         description="Count the MACs that decoding runs per second of audio (encoder path: "
         "downsampler, upstream, encoder, early exits, CTC projection) of <exp_dir>'s model on the "
-        "first utterances of <data>, and write <decode_dir>/macs.json.",
+        "first utterances of its speech input, and write <decode_dir>/macs.json.",
     )
     parser.add_argument("exp_dir", type=Path, help="experiment dir with config.yaml and the model file")
-    parser.add_argument("data", type=Path, help="data dir with wav.scp (e.g. dump/raw/test), or a sound scp")
     parser.add_argument("decode_dir", type=Path, help="decoding directory (<exp>/<tag>/<set>) for macs.json")
+    parser.add_argument("--data_path_and_name_and_type", action="append", required=True,
+                        help="as the inference program's (repeat); the one named speech is read")
     parser.add_argument("--model_file", default=DEFAULT_MODEL_FILE,
                         help="checkpoint in <exp_dir> (default: %(default)s)")
     parser.add_argument("--num_utts", type=int, default=20,
@@ -142,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
-    result = count(args.exp_dir, args.data, args.model_file, args.num_utts)
+    scp = speech_scp(args.data_path_and_name_and_type)
+    result = count(args.exp_dir, scp, args.model_file, args.num_utts)
     args.decode_dir.mkdir(parents=True, exist_ok=True)
     (args.decode_dir / MACS_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(summary_line(result))

@@ -347,8 +347,7 @@ if run_stage 12 && [ "${skip_eval}" = false ]; then
         done
         recipe rtf "${dir}"
         if [ "${task}" = asr ]; then  # MACs per audio second of what decoding ran -> ${dir}/macs.json
-            _speech=$(printf '%s\n' "${test_inputs[@]}" | sed -n 's/^--data_path_and_name_and_type=\(.*\),speech,sound$/\1/p')
-            recipe macs "${exp}" "${_speech:-${data_feats}/${dset}/wav.scp}" "${dir}" \
+            recipe macs "${exp}" "${dir}" "${test_inputs[@]}" \
                 --model_file "${inference_model}" --num_utts "${macs_num_utts}"
         fi
     done
