@@ -1,6 +1,7 @@
 """The context systems through ESPnet's own programs: training (with ``--batch_type recording``)
 from the files of recipe.context_data, then the stock decoding programs with ``speech`` only."""
 
+import logging
 from pathlib import Path
 from typing import List
 
@@ -82,10 +83,12 @@ def decode_inputs(exp: Path, capsys) -> List[str]:
     return context_inputs(exp / "config.yaml", exp.parent / "data", "data_path_and_name_and_type", capsys, False)
 
 
-def test_mode_b_trains_on_recording_batches_and_decodes_single_segments(tmp_path, capsys):
+def test_mode_b_trains_on_recording_batches_and_decodes_single_segments(tmp_path, capsys, caplog):
     conf = config("asr", model="ctx_aware", model_conf={"context_source": "batch", "context_dim": 16},
                   batch_type="recording", batch_bins=40000, valid_batch_type="numel", recording_chunk_size=2)
-    exp = train(tmp_path, ASRTask, conf, capsys, [])
+    with caplog.at_level(logging.INFO):
+        exp = train(tmp_path, ASRTask, conf, capsys, [])
+    assert "[train] Batch sampler: RecordingBatchSampler(N-batch=" in caplog.text  # as ESPnet logs its own
     assert_context_loss_in_training_only(exp)
     inputs = decode_inputs(exp, capsys)
     assert inputs == [f"--data_path_and_name_and_type={tmp_path / 'data' / 'wav.scp'},speech,sound"]

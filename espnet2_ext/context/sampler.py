@@ -15,6 +15,7 @@ keeps its own ``--valid_batch_type`` (e.g. ``numel``: the context inputs are not
 """
 
 import argparse
+import logging
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
@@ -133,6 +134,10 @@ def build_recording_iter_factory(task: type, args: argparse.Namespace, iter_opti
         [load_num_sequence_text(s, loader_type="csv_int") for s in iter_options.shape_files],
         iter_options.batch_bins, args.recording_chunk_size, rank, world_size,
     )
+    sizes = [len(batch) for batch in sampler.generate(0)]
+    logging.info("[train] Batch sampler: %s", sampler)  # as ESPnet logs its own samplers
+    logging.info("[train] mini-batch sizes summary: N-batch=%d, mean=%.1f, min=%d, max=%d",
+                 len(sizes), np.mean(sizes), min(sizes), max(sizes))
     return SequenceIterFactory(
         dataset=task.build_dataset(args, iter_options, set(sampler.lengths)),  # shards vary per epoch
         batches=sampler,
