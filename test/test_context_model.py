@@ -95,8 +95,14 @@ def test_eval_and_decoding_never_read_the_context_inputs(tmp_path):
 def test_context_source_none_trains_the_module_without_auxiliary_loss(tmp_path):
     model = build(tmp_path, "asr", **ctx(context_source="none", context_transformer=True, fusion="residual"))
     loss, stats, _ = model.train()(**speech(0), **TEXT)
-    check_backward(model, loss)
+    loss.sum().backward()
     assert "loss_ctx" not in stats
+    # The fusion starts at zero on the context, so the task loss reaches the module once it moves.
+    assert all(p.grad is None or not p.grad.any() for p in model.context_module.parameters())
+    assert model.context_fusion.linear.weight.grad.any()
+    model.zero_grad()
+    torch.nn.init.normal_(model.context_fusion.linear.weight)
+    check_backward(model, model(**speech(0), **TEXT)[0])
 
 
 @pytest.mark.parametrize("source", ["neighbours", "batch"])

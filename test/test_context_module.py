@@ -35,6 +35,9 @@ def test_concat_fusion_is_a_linear_map_of_frame_and_context_starting_at_the_iden
     torch.manual_seed(0)
     fusion = ContextFusion(6, 4, "concat")
     frames, context = torch.randn(2, 5, 6), torch.randn(2, 4)
+    assert torch.equal(fusion(frames, context), frames)  # the standard model's frames at the start
+    with torch.no_grad():
+        fusion.linear.weight[:, 6:].normal_()  # as training moves the context block
     concat = torch.cat([frames, context[:, None, :].expand(-1, 5, -1)], dim=-1)
     assert torch.allclose(fusion(frames, context), fusion.linear(concat), atol=1e-6)
     weight_c = fusion.linear.weight[:, 6:]
@@ -44,6 +47,8 @@ def test_concat_fusion_is_a_linear_map_of_frame_and_context_starting_at_the_iden
 def test_residual_fusion_adds_a_projection_of_the_context():
     fusion = ContextFusion(6, 4, "residual")
     frames, context = torch.randn(2, 5, 6), torch.randn(2, 4)
+    assert torch.equal(fusion(frames, context), frames)
+    torch.nn.init.normal_(fusion.linear.weight)
     assert torch.allclose(fusion(frames, context), frames + fusion.linear(context)[:, None], atol=1e-6)
     with pytest.raises(ValueError, match="fusion"):
         ContextFusion(6, 4, "gated")

@@ -59,8 +59,12 @@ class ContextModule(torch.nn.Module):
 class ContextFusion(torch.nn.Module):
     """Frames (B, T, D) and context (B, d_c) -> frames (B, T, D) that carry the context.
 
-    ``concat``: Linear(D + d_c -> D) on [h_tau; c_t] (METHODS.md 1.5). Its frame block starts as
-    the identity (``identity_init``), so fine-tuning starts from the standard model's features.
+    ``concat``: Linear(D + d_c -> D) on [h_tau; c_t] (METHODS.md 1.5). With ``identity_init`` it
+    starts as the identity on the frames (frame block I, context block and bias 0, as adapters and
+    zero-initialised side branches start), so fine-tuning starts from the standard model's
+    features: a randomly initialised context block would add a random offset per segment to every
+    frame the pretrained head sees. The context block still gets gradients (frames' gradient x c_t)
+    and, once non-zero, passes them on to the context module.
     ``residual``: h_tau + Linear(d_c -> D)(c_t), the same with the frame block fixed to the
     identity: the frame path is exactly the standard model's, and the per-frame cost is an add.
     Either way a linear head after it (CTC's output layer) is a linear map of [h_tau; c_t], and
@@ -76,10 +80,12 @@ class ContextFusion(torch.nn.Module):
         self.frame_dim = frame_dim
         in_dim = frame_dim + context_dim if kind == "concat" else context_dim
         self.linear = torch.nn.Linear(in_dim, frame_dim)
-        if kind == "concat" and identity_init:
+        if identity_init:
             with torch.no_grad():
-                self.linear.weight[:, :frame_dim].copy_(torch.eye(frame_dim))
+                self.linear.weight.zero_()
                 self.linear.bias.zero_()
+                if kind == "concat":
+                    self.linear.weight[:, :frame_dim].copy_(torch.eye(frame_dim))
 
     def forward(self, frames: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         if self.kind == "residual":
