@@ -261,10 +261,10 @@ def test_seeds_table_mean_and_sample_spread(tmp_path):
     lines = render(root, tmp_path / "R.md", env=[]).splitlines()
     start = lines.index("## Seeds")
     assert lines[start + 4:start + 8] == [
-        "|system|runs|dataset|WER|",
-        "|---|---|---|---|",
-        "|asr_ctx|2|decode_asr_model_valid/test|10.0 ± 1.4|",  # stdev(9, 11) = sqrt(2)
-        "|asr_std|3|decode_asr_model_valid/test|12.0 ± 2.0|",
+        "|system|runs|dataset|WER|per run|",
+        "|---|---|---|---|---|",
+        "|asr_ctx|2|decode_asr_model_valid/test|10.0 ± 1.4|WER 9.0, 11.0|",  # stdev(9, 11) = sqrt(2)
+        "|asr_std|3|decode_asr_model_valid/test|12.0 ± 2.0|WER 10.0, 12.0, 14.0|",
     ]
     assert lines[start + 8] == ""
     assert "## Seeds" not in render(root / "asr_other", tmp_path / "R.md", env=[])

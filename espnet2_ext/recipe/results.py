@@ -261,24 +261,26 @@ def seeds_table(experiments: Sequence[Path], names: Sequence[str]) -> List[str]:
         shared = set.intersection(*({d.relative_to(run).as_posix() for d in decode_dirs(run)}
                                     for run in runs))
         for dataset in sorted(shared):
-            cells = {}
+            cells, per_run = {}, ""
             for title, header, key in SEED_HEADLINES:
                 paths = [run / dataset / sections[title].filename for run in runs]
                 if all(path.is_file() for path in paths):
                     values = [_value(read_json(path), key, path) for path in paths]
                     cells[header] = f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+                    per_run = per_run or f"{header} " + ", ".join(f"{v:.1f}" for v in values)
             if cells:
-                rows.append((system, len(runs), dataset, cells))
+                rows.append((system, len(runs), dataset, cells, per_run))
     if not rows:
         return []
-    headers = [h for _, h, _ in SEED_HEADLINES if any(h in cells for *_, cells in rows)]
+    headers = [h for _, h, _ in SEED_HEADLINES if any(h in cells for *_, cells, _ in rows)]
     lines = ["## Seeds", "",
              "Mean ± sample standard deviation over the runs of a system that differ only in the "
-             "seed (experiments `<system>_seed<N>` and `<system>` itself, the config's own seed).", "",
-             "|system|runs|dataset|" + "|".join(headers) + "|",
-             "|" + "|".join("---" for _ in range(len(headers) + 3)) + "|"]
-    lines += [f"|{system}|{n}|{dataset}|" + "|".join(cells.get(h, "-") for h in headers) + "|"
-              for system, n, dataset, cells in rows]
+             "seed (experiments `<system>_seed<N>` and `<system>` itself, the config's own seed); "
+             "the last column lists the first figure of each run, so that an outlier shows.", "",
+             "|system|runs|dataset|" + "|".join(headers) + "|per run|",
+             "|" + "|".join("---" for _ in range(len(headers) + 4)) + "|"]
+    lines += [f"|{system}|{n}|{dataset}|" + "|".join(cells.get(h, "-") for h in headers) + f"|{per_run}|"
+              for system, n, dataset, cells, per_run in rows]
     return lines + [""]
 
 
