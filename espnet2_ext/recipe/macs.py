@@ -28,9 +28,10 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
+from espnet2.utils.types import str2triple_str
 
 from espnet2_ext.bin.timing import SAMPLE_RATE
 from espnet2_ext.context.inject import segment_num_samples
@@ -47,12 +48,11 @@ def _num_params(module: Optional[torch.nn.Module]) -> int:
     return 0 if module is None else sum(p.numel() for p in module.parameters())
 
 
-def speech_scp(inputs: Sequence[str]) -> Path:
-    """The path of the ``speech`` input among ESPnet's ``path,name,type`` triples; it must exist."""
-    triples = [text.rsplit(",", 2) for text in inputs]
-    paths = [triple[0] for triple in triples if len(triple) == 3 and triple[1] == "speech"]
+def speech_scp(inputs: Sequence[Tuple[str, str, str]]) -> Path:
+    """The path of the ``speech`` input among ESPnet's (path, name, type) triples; it must exist."""
+    paths = [path for path, name, _ in inputs if name == "speech"]
     if not paths:
-        raise DataError(f"no speech input among --data_path_and_name_and_type {list(inputs)}")
+        raise DataError(f"no speech input among --data_path_and_name_and_type {[','.join(t) for t in inputs]}")
     scp = Path(paths[0])
     if not scp.is_file():
         raise DataError(f"{scp}: no such file (the speech scp)")
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("exp_dir", type=Path, help="experiment dir with config.yaml and the model file")
     parser.add_argument("decode_dir", type=Path, help="decoding directory (<exp>/<tag>/<set>) for macs.json")
-    parser.add_argument("--data_path_and_name_and_type", action="append", required=True,
+    parser.add_argument("--data_path_and_name_and_type", type=str2triple_str, action="append", required=True,
                         help="as the inference program's (repeat); the one named speech is read")
     parser.add_argument("--model_file", default=DEFAULT_MODEL_FILE,
                         help="checkpoint in <exp_dir> (default: %(default)s)")
