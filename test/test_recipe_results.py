@@ -230,6 +230,22 @@ def test_compute_systems_glob_keeps_the_baseline_and_the_matching_strategies(tmp
     assert "1 of the 2 other strategies stays within" in lines[table + 6]
 
 
+def test_baseline_seed_spread_follows_the_within_sentence(tmp_path):
+    build_compute_tree(tmp_path / "exp")
+    out = tmp_path / "RESULTS.md"
+    main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base"])
+    assert "seed runs" not in out.read_text()  # one run of the baseline: no spread to state
+    decode(tmp_path / "exp", "asr_base_seed1", 11.0)
+    decode(tmp_path / "exp", "asr_base_seed2", 12.0)
+    decode(tmp_path / "exp", "asr_base_seed2", 50.0, dset="dev")  # not the compared set
+    main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base"])
+    lines = out.read_text().splitlines()
+    within = next(i for i, line in enumerate(lines) if "other strategies stay within" in line)
+    assert lines[within + 2] == (
+        "The baseline's WER over its 3 seed runs is 11.00 ± 1.00 (range 10.00-12.00): a difference "
+        "smaller than that spread is not evidence that a strategy is better or worse.")
+
+
 def test_without_the_baseline_results_are_unchanged(tmp_path, caplog):
     build_compute_tree(tmp_path / "exp")
     plain = render(tmp_path / "exp", tmp_path / "R.md", env=[])

@@ -427,6 +427,26 @@ def within_sentence(baseline: System, others: Sequence[System], options: Compute
     return f"{len(keep)} of the {len(scored)} other strategies {verb} {what}, cheapest first: {items}."
 
 
+def baseline_seeds_sentence(experiments: Sequence[Path], names: Sequence[str],
+                            options: ComputeOptions) -> Optional[str]:
+    """The baseline's error rate over its seed runs (``<baseline>`` and ``<baseline>_seed<N>``), so
+    that a reader can tell a strategy's difference from seed-to-seed noise; None with one run."""
+    errs = []
+    for exp, name in zip(experiments, names):
+        if name != options.baseline and SEED_SUFFIX.sub("", name) != options.baseline:
+            continue
+        for decode_dir in decode_dirs(exp):
+            score = decode_dir / f"score_{options.metric}" / "result.json"
+            if decode_dir.name == options.decode_set and score.is_file():
+                errs.append(_value(read_json(score), "err", score))
+    if len(errs) < 2:
+        return None
+    metric = options.metric.upper()
+    return (f"The baseline's {metric} over its {len(errs)} seed runs is {statistics.mean(errs):.2f} ± "
+            f"{statistics.stdev(errs):.2f} (range {min(errs):.2f}-{max(errs):.2f}): a difference "
+            f"smaller than that spread is not evidence that a strategy is better or worse.")
+
+
 def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], options: ComputeOptions,
                            out_dir: Path) -> List[str]:
     """The fast-inference table, sentence and plot link (and the plot, if asked for); nothing
@@ -457,6 +477,9 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
                  _fmt(system.rtf, ".4f"), f"{system.params / 1e6:.2f}", _fmt(system.exit_layer, ".2f")]
         lines.append("|" + "|".join(cells) + "|")
     lines += ["", within_sentence(baseline, others, options)]
+    spread = baseline_seeds_sentence(experiments, names, options)
+    if spread:
+        lines += ["", spread]
     front = pareto_front([baseline] + others)
     if front:
         lines += ["", f"Pareto frontier ({metric} against GMACs/s: no other system has both a lower "
