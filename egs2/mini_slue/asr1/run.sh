@@ -12,6 +12,8 @@ set -euo pipefail
 targets="asr ner sentiment"
 if [ "${1:-}" = --targets ]; then targets=$2; shift 2; fi
 sets=(--train_set train --valid_set dev --test_sets test)   # add dev for more decoding (the demo budget decodes test only)
+# RESULTS.md compares the fast-inference strategies with the ASR default (WER, MACs, CPU time, Pareto plot).
+compute=(--compute_baseline asr_asr_train_asr --compute_systems '*_fastinf_*')
 prepared=false   # stages 1-4 are shared: only the first target runs them
 
 options() {  # options of ssl_ft.sh for one target
@@ -29,6 +31,6 @@ options() {  # options of ssl_ft.sh for one target
 for target in ${targets}; do options "${target}"; done   # check them all before running any
 for target in ${targets}; do
     options "${target}"
-    ./ssl_ft.sh "${sets[@]}" --skip_data_prep "${prepared}" --target "${target}" "${opts[@]}" "$@"
+    ./ssl_ft.sh "${sets[@]}" --skip_data_prep "${prepared}" --target "${target}" "${opts[@]}" "${compute[@]}" "$@"
     prepared=true
 done
