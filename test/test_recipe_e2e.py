@@ -44,6 +44,9 @@ def test_results_md_reports_every_task_metric_and_rtf(recipe):
     assert 0 <= sentiment["macro_f1"] <= 100
     (rtf,) = path.glob("exp/asr_asr_*/*/test/rtf.json")
     assert json.loads(rtf.read_text())["rtf"] > 0
+    # run.sh's fast-inference comparison: the ASR default is its baseline, CER then WER.
+    assert "|strategy|CER|ΔCER|WER|ΔWER|GMACs/s|" in results
+    assert "|asr_asr_train_asr (baseline)|" in results
 
 
 def test_stage_11_resumes_from_the_checkpoint(recipe):

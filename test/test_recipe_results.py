@@ -246,6 +246,26 @@ def test_baseline_seed_spread_follows_the_within_sentence(tmp_path):
         "smaller than that spread is not evidence that a strategy is better or worse.")
 
 
+def test_two_compared_error_rates_get_columns_and_sentences_each(tmp_path):
+    build_compute_tree(tmp_path / "exp")
+    for name, cer in [("asr_base", 4.0), ("asr_sd2", 4.5), ("asr_cl3", 6.0), ("asr_ee", 4.2)]:
+        put(tmp_path / "exp" / name / "decode_asr_model_valid" / "test" / "score_cer" / "result.json",
+            {**WER, "err": cer})  # asr_layers2 has no CER
+    out = tmp_path / "RESULTS.md"
+    assert main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base",
+                 "--compute_metric", "wer", "cer"]) == 0
+    lines = out.read_text().splitlines()
+    table = lines.index("|strategy|WER|ΔWER|CER|ΔCER|GMACs/s|MACs reduction %|CPU decode time (s)|"
+                        "time reduction %|RTF|params (M)|mean exit layer|")
+    assert lines[table + 2] == "|asr_base (baseline)|10.00|+0.00|4.00|+0.00|2.000|0.0|20.0|0.0|0.2000|4.00|-|"
+    assert lines[table + 5] == "|asr_layers2|12.00|+2.00|-|-|1.200|40.0|-|-|-|2.50|-|"
+    assert lines[table + 8].startswith("2 of the 4 other strategies stay within +1.0 WER")
+    assert lines[table + 10] == (
+        "2 of the 3 other strategies stay within +1.0 CER (absolute) of the baseline asr_base "
+        "(CER 4.00), cheapest first: asr_sd2 (+0.50 CER, MACs -50.0 %), asr_ee (+0.20 CER, MACs -25.0 %).")
+    assert any(line.startswith("Pareto frontier (WER against GMACs/s") for line in lines)  # the first
+
+
 def test_without_the_baseline_results_are_unchanged(tmp_path, caplog):
     build_compute_tree(tmp_path / "exp")
     plain = render(tmp_path / "exp", tmp_path / "R.md", env=[])
@@ -263,7 +283,7 @@ def test_short_plot_labels_and_pareto_front():
     assert short_labels(["asr_asr_train_asr_fastinf_sd2_ctc", "asr_asr_train_asr_ssl_tiny_pretrained_ctc"]) \
         == ["fastinf_sd2", "ssl_tiny_pretrained"]
     assert short_labels(["a_x", "a_x_y"]) == ["x", "x_y"]
-    systems = [System(name, err, gmacs, None, None, 1, None, 1)
+    systems = [System(name, (err,), gmacs, None, None, 1, None, 1)
                for name, err, gmacs in [("a", 5.0, 1.0), ("b", 6.0, 1.0), ("c", 4.0, 2.0), ("d", 4.5, 3.0)]]
     assert [s.label for s in pareto_front(systems)] == ["a", "c"]
 

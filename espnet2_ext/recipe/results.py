@@ -14,9 +14,10 @@ environment block never fails: outside a git checkout the git revision reads ``u
 With ``--baseline <exp name>`` (and that experiment decoded ``--compute_set``), a fast-inference
 section follows the summary, in the shape of Zaiem et al. (2023)'s table: for every experiment
 with a ``macs.json`` on that set, its error rate, GMACs per audio second and summed CPU decoding
-time, each with its change against the baseline, RTF, parameters and mean exit layer; then a
-sentence naming the strategies within ``--threshold`` (absolute) of the baseline's error rate, and
-with ``--pareto <png>`` a plot of error rate against GMACs/s with the Pareto frontier.
+time, each with its change against the baseline, RTF, parameters and mean exit layer; then for
+each compared error rate (``--compute_metric``, several allowed) a sentence naming the strategies
+within ``--threshold`` (absolute) of the baseline's, and the baseline's spread over its seed runs;
+with ``--pareto <png>`` a plot of the first error rate against GMACs/s with the Pareto frontier.
 """
 
 import argparse
@@ -290,10 +291,15 @@ class ComputeOptions:
 
     baseline: str  # experiment name, as in the summary table
     decode_set: str = "test"
-    metric: str = "wer"  # score_<metric>/result.json
+    metrics: Tuple[str, ...] = ("wer",)  # score_<metric>/result.json; the first: Pareto front, plot
     threshold: float = 1.0  # "within +threshold (absolute) of the baseline's error rate"
     pareto: Optional[Path] = None  # PNG to write
     systems: str = "*"  # glob of the experiment names compared with the baseline
+
+    @property
+    def metric(self) -> str:
+        """The error rate of the Pareto frontier and the plot."""
+        return self.metrics[0]
 
 
 @dataclass(frozen=True)
@@ -301,7 +307,7 @@ class System:
     """One row of the fast-inference table (a decode dir of the compared set with macs.json)."""
 
     label: str
-    err: Optional[float]
+    errs: Tuple[Optional[float], ...]  # one per ComputeOptions.metrics
     gmacs: float  # GMACs per second of audio
     decode_seconds: Optional[float]
     rtf: Optional[float]
@@ -309,15 +315,25 @@ class System:
     exit_layer: Optional[float]
     num_utts: int  # utterances that macs.json counted
 
+    @property
+    def err(self) -> Optional[float]:
+        """The first compared error rate (Pareto front, plot)."""
+        return self.errs[0]
 
-def _system(label: str, decode_dir: Path, metric: str) -> System:
-    macs_path, rtf_path = decode_dir / "macs.json", decode_dir / "rtf.json"
+
+def error_rate(decode_dir: Path, metric: str) -> Optional[float]:
+    """``err`` of ``<decode_dir>/score_<metric>/result.json``; None without that file."""
     score = decode_dir / f"score_{metric}" / "result.json"
+    return _value(read_json(score), "err", score) if score.is_file() else None
+
+
+def _system(label: str, decode_dir: Path, metrics: Sequence[str]) -> System:
+    macs_path, rtf_path = decode_dir / "macs.json", decode_dir / "rtf.json"
     macs = read_json(macs_path)
     rtf = read_json(rtf_path) if rtf_path.is_file() else {}
     return System(
         label=label,
-        err=_value(read_json(score), "err", score) if score.is_file() else None,
+        errs=tuple(error_rate(decode_dir, metric) for metric in metrics),
         gmacs=_value(macs, "macs_per_audio_second", macs_path) / 1e9,
         decode_seconds=_value(rtf, "decode_seconds", rtf_path, optional=True),
         rtf=_value(rtf, "rtf", rtf_path, optional=True),
@@ -340,7 +356,7 @@ def compute_systems(experiments: Sequence[Path], names: Sequence[str],
                 if d.name == options.decode_set and (d / "macs.json").is_file()]
         for decode_dir in dirs:
             label = name if len(dirs) == 1 else f"{name} ({decode_dir.parent.name})"
-            found.append((name, _system(label, decode_dir, options.metric)))
+            found.append((name, _system(label, decode_dir, options.metrics)))
     return found
 
 
@@ -406,42 +422,41 @@ def plot_pareto(systems: Sequence[System], baseline: System, options: ComputeOpt
     figure.savefig(options.pareto, dpi=120)
 
 
-def within_sentence(baseline: System, others: Sequence[System], options: ComputeOptions) -> str:
-    """Which strategies keep the error rate within +threshold (absolute) of the baseline's."""
-    metric = options.metric.upper()
-    if baseline.err is None:
+def within_sentence(baseline: System, others: Sequence[System], options: ComputeOptions,
+                    index: int = 0) -> str:
+    """Which strategies keep error rate ``options.metrics[index]`` within +threshold (absolute) of
+    the baseline's."""
+    metric = options.metrics[index].upper()
+    base = baseline.errs[index]
+    if base is None:
         return f"The baseline {baseline.label} has no {metric} on {options.decode_set}: no comparison."
-    scored = [s for s in others if s.err is not None]
-    keep = sorted((s for s in scored if s.err - baseline.err <= options.threshold + 1e-9),
-                  key=lambda s: s.gmacs)
+    scored = [(s, s.errs[index]) for s in others if s.errs[index] is not None]
+    keep = sorted(((s, err) for s, err in scored if err - base <= options.threshold + 1e-9),
+                  key=lambda pair: pair[0].gmacs)
     threshold = f"{options.threshold:.1f}" if round(options.threshold, 1) == options.threshold \
         else f"{options.threshold:g}"
     what = (f"within +{threshold} {metric} (absolute) of the baseline {baseline.label} "
-            f"({metric} {baseline.err:.2f})")
+            f"({metric} {base:.2f})")
     if not keep:
         return f"None of the {len(scored)} other strategies stays {what}."
-    items = ", ".join(f"{s.label} ({s.err - baseline.err:+.2f} {metric}, MACs "
+    items = ", ".join(f"{s.label} ({err - base:+.2f} {metric}, MACs "
                       f"{_fmt(100.0 * (s.gmacs / baseline.gmacs - 1.0) if baseline.gmacs else None, '+.1f')} %)"
-                      for s in keep)
+                      for s, err in keep)
     verb = "stays" if len(keep) == 1 else "stay"
     return f"{len(keep)} of the {len(scored)} other strategies {verb} {what}, cheapest first: {items}."
 
 
 def baseline_seeds_sentence(experiments: Sequence[Path], names: Sequence[str],
-                            options: ComputeOptions) -> Optional[str]:
+                            options: ComputeOptions, metric: str) -> Optional[str]:
     """The baseline's error rate over its seed runs (``<baseline>`` and ``<baseline>_seed<N>``), so
     that a reader can tell a strategy's difference from seed-to-seed noise; None with one run."""
-    errs = []
-    for exp, name in zip(experiments, names):
-        if name != options.baseline and SEED_SUFFIX.sub("", name) != options.baseline:
-            continue
-        for decode_dir in decode_dirs(exp):
-            score = decode_dir / f"score_{options.metric}" / "result.json"
-            if decode_dir.name == options.decode_set and score.is_file():
-                errs.append(_value(read_json(score), "err", score))
+    errs = [err for exp, name in zip(experiments, names)
+            if options.baseline in (name, SEED_SUFFIX.sub("", name))
+            for decode_dir in decode_dirs(exp) if decode_dir.name == options.decode_set
+            for err in [error_rate(decode_dir, metric)] if err is not None]
     if len(errs) < 2:
         return None
-    metric = options.metric.upper()
+    metric = metric.upper()
     return (f"The baseline's {metric} over its {len(errs)} seed runs is {statistics.mean(errs):.2f} ± "
             f"{statistics.stdev(errs):.2f} (range {min(errs):.2f}-{max(errs):.2f}): a difference "
             f"smaller than that spread is not evidence that a strategy is better or worse.")
@@ -460,26 +475,30 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
     baseline = base_rows[0]
     others = [system for _, system in found if system is not baseline]
     metric = options.metric.upper()
-    headers = ["strategy", metric, f"Δ{metric}", "GMACs/s", "MACs reduction %", "CPU decode time (s)",
-               "time reduction %", "RTF", "params (M)", "mean exit layer"]
+    headers = (["strategy"] + [h for m in options.metrics for h in (m.upper(), f"Δ{m.upper()}")]
+               + ["GMACs/s", "MACs reduction %", "CPU decode time (s)", "time reduction %", "RTF",
+                  "params (M)", "mean exit layer"])
     lines = [f"## Fast inference: {options.decode_set}", "",
              f"Every system{'' if options.systems == '*' else f' named `{options.systems}`'} with a "
              f"`macs.json` on `{options.decode_set}` against the baseline "
              f"`{options.baseline}`, in the shape of Zaiem et al. (2023)'s table.", "",
              "|" + "|".join(headers) + "|", "|" + "|".join("---" for _ in headers) + "|"]
     for system in [baseline] + others:
-        delta = None if system.err is None or baseline.err is None else system.err - baseline.err
-        cells = [system.label + (" (baseline)" if system is baseline else ""),
-                 _fmt(system.err, ".2f"), _fmt(delta, "+.2f"), f"{system.gmacs:.3f}",
+        errs = [cell for err, base in zip(system.errs, baseline.errs)
+                for cell in (_fmt(err, ".2f"),
+                             _fmt(None if err is None or base is None else err - base, "+.2f"))]
+        cells = [system.label + (" (baseline)" if system is baseline else ""), *errs,
+                 f"{system.gmacs:.3f}",
                  _fmt(_reduction(system.gmacs, baseline.gmacs), ".1f"),
                  _fmt(system.decode_seconds, ".1f"),
                  _fmt(_reduction(system.decode_seconds, baseline.decode_seconds), ".1f"),
                  _fmt(system.rtf, ".4f"), f"{system.params / 1e6:.2f}", _fmt(system.exit_layer, ".2f")]
         lines.append("|" + "|".join(cells) + "|")
-    lines += ["", within_sentence(baseline, others, options)]
-    spread = baseline_seeds_sentence(experiments, names, options)
-    if spread:
-        lines += ["", spread]
+    for index, name in enumerate(options.metrics):
+        lines += ["", within_sentence(baseline, others, options, index)]
+        spread = baseline_seeds_sentence(experiments, names, options, name)
+        if spread:
+            lines += ["", spread]
     front = pareto_front([baseline] + others)
     if front:
         lines += ["", f"Pareto frontier ({metric} against GMACs/s: no other system has both a lower "
@@ -541,8 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="experiment name (as in the summary) to compare with; without it, or if it "
                        "has no macs.json on --compute_set, no fast-inference section is written")
     group.add_argument("--compute_set", default="test", help="decode set compared (default: %(default)s)")
-    group.add_argument("--compute_metric", choices=("wer", "cer", "ter"), default="wer",
-                       help="error rate compared (default: %(default)s)")
+    group.add_argument("--compute_metric", choices=("wer", "cer", "ter"), nargs="+", default=["wer"],
+                       help="error rates compared, each with its own columns and sentences; the first "
+                       "gives the Pareto frontier and the plot (default: wer)")
     group.add_argument("--threshold", type=float, default=1.0,
                        help="name the strategies within +this (absolute) of the baseline's error rate "
                        "(default: %(default)s)")
@@ -566,7 +586,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     preamble = args.preamble.read_text(encoding="utf-8") if args.preamble else None
     compute = None
     if args.baseline:
-        compute = ComputeOptions(args.baseline, args.compute_set, args.compute_metric, args.threshold,
+        compute = ComputeOptions(args.baseline, args.compute_set, tuple(args.compute_metric), args.threshold,
                                  args.pareto, args.compute_systems)
     text = render(args.exp_root, out, args.title, preamble, compute=compute)
     out.parent.mkdir(parents=True, exist_ok=True)

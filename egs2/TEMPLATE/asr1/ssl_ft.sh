@@ -71,6 +71,7 @@ macs_num_utts=20        # Stage 12 counts the encoder's MACs on the first N utte
 compute_baseline=       # Exp dir name: RESULTS.md compares WER, MACs and CPU time of systems with it.
 compute_systems='*'     # Glob of the exp dir names compared with it (e.g. '*_fastinf_*').
                         # (fast-inference table on the last test set, RESULTS.pareto.png; stage 13)
+compute_metric=wer      # Error rates compared with it, e.g. "wer cer" (the first: Pareto plot).
 
 # Sets
 train_set=
@@ -381,6 +382,8 @@ if run_stage 13 && [ "${skip_eval}" = false ]; then
         _sets=(${test_sets})
         _compute=(--baseline "${compute_baseline}" --compute_set "${_sets[-1]}"
             --compute_systems "${compute_systems}" --pareto RESULTS.pareto.png)
+        # shellcheck disable=SC2206
+        _compute+=(--compute_metric ${compute_metric})
     fi
     recipe results "${expdir}" --out RESULTS.md "${_head[@]}" "${_compute[@]}"
     recipe results "${exp}" --out "${exp}/RESULTS.md"

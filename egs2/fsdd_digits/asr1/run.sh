@@ -6,4 +6,4 @@ set -euo pipefail
 ./ssl_ft.sh --train_set train --valid_set dev --test_sets "dev test" \
     --task asr --target asr --text_name text --token_type char \
     --train_config conf/train_asr.yaml --inference_config conf/decode_asr.yaml \
-    --compute_baseline asr_asr_train_asr_ssl_tiny_pretrained_ctc --compute_systems '*_fastinf_*' "$@"
+    --compute_baseline asr_asr_train_asr_ssl_tiny_pretrained_ctc --compute_systems '*_fastinf_*' --compute_metric "wer cer" "$@"
