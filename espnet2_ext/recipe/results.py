@@ -248,12 +248,18 @@ SEED_SUFFIX = re.compile(r"_seed\d+$")
 SEED_HEADLINES = HEADLINES[:4]  # the quality figures (not RTF or MACs) averaged over seeds
 
 
-def seeds_table(experiments: Sequence[Path], names: Sequence[str]) -> List[str]:
-    """Mean and spread of the quality headlines over the runs of a system that differ only in the
-    seed: experiments ``<system>_seed<N>`` together with ``<system>`` (the config's own seed)."""
+def seed_groups(experiments: Sequence[Path], names: Sequence[str]) -> Dict[str, List[Path]]:
+    """The runs of each system that differ only in the seed: ``<system>`` (the config's own seed)
+    and ``<system>_seed<N>``, by system name."""
     groups: Dict[str, List[Path]] = {}
     for exp, name in zip(experiments, names):
         groups.setdefault(SEED_SUFFIX.sub("", name), []).append(exp)
+    return groups
+
+
+def seeds_table(experiments: Sequence[Path], names: Sequence[str]) -> List[str]:
+    """Mean and spread of the quality headlines over each system's seed runs (``seed_groups``)."""
+    groups = seed_groups(experiments, names)
     sections = {s.title: s for s in SECTIONS}
     rows = []
     for system, runs in groups.items():
@@ -448,10 +454,10 @@ def within_sentence(baseline: System, others: Sequence[System], options: Compute
 
 def baseline_seeds_sentence(experiments: Sequence[Path], names: Sequence[str],
                             options: ComputeOptions, metric: str) -> Optional[str]:
-    """The baseline's error rate over its seed runs (``<baseline>`` and ``<baseline>_seed<N>``), so
-    that a reader can tell a strategy's difference from seed-to-seed noise; None with one run."""
-    errs = [err for exp, name in zip(experiments, names)
-            if options.baseline in (name, SEED_SUFFIX.sub("", name))
+    """The baseline's error rate over its seed runs (``seed_groups``), so that a reader can tell a
+    strategy's difference from seed-to-seed noise; None with one run."""
+    runs = seed_groups(experiments, names).get(SEED_SUFFIX.sub("", options.baseline), [])
+    errs = [err for exp in runs
             for decode_dir in decode_dirs(exp) if decode_dir.name == options.decode_set
             for err in [error_rate(decode_dir, metric)] if err is not None]
     if len(errs) < 2:
@@ -494,9 +500,9 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
                  _fmt(_reduction(system.decode_seconds, baseline.decode_seconds), ".1f"),
                  _fmt(system.rtf, ".4f"), f"{system.params / 1e6:.2f}", _fmt(system.exit_layer, ".2f")]
         lines.append("|" + "|".join(cells) + "|")
-    for index, name in enumerate(options.metrics):
+    for index, compared in enumerate(options.metrics):
         lines += ["", within_sentence(baseline, others, options, index)]
-        spread = baseline_seeds_sentence(experiments, names, options, name)
+        spread = baseline_seeds_sentence(experiments, names, options, compared)
         if spread:
             lines += ["", spread]
     front = pareto_front([baseline] + others)
