@@ -2,7 +2,9 @@
 
 import json
 
-from espnet2_ext.recipe.results import ComputeOptions, System, main, pareto_front, render, short_labels
+from espnet2_ext.recipe.results import (
+    ComputeOptions, System, main, pareto_front, point_labels, render, short_labels,
+)
 
 WER = {"num_snt": 2, "num_wrd": 6, "corr": 50.0, "sub": 16.666, "del": 33.333, "ins": 16.666,
        "err": 66.666, "snt_err": 100.0}
@@ -286,6 +288,15 @@ def test_short_plot_labels_and_pareto_front():
     systems = [System(name, (err,), gmacs, None, None, 1, None, 1)
                for name, err, gmacs in [("a", 5.0, 1.0), ("b", 6.0, 1.0), ("c", 4.0, 2.0), ("d", 4.5, 3.0)]]
     assert [s.label for s in pareto_front(systems)] == ["a", "c"]
+
+
+def test_point_labels_join_points_that_would_overlap():
+    systems = [System(name, (err,), gmacs, None, None, 1, None, 1)
+               for name, err, gmacs in [("sd3", 63.44, 0.121), ("cl3", 63.45, 0.122), ("cl4", 65.0, 0.090),
+                                        ("default", 54.8, 0.382)]]
+    assert point_labels(systems, [s.label for s in systems]) == [
+        ((0.090, 65.0), "cl4"), ((0.121, 63.44), "sd3 / cl3"), ((0.382, 54.8), "default")]
+    assert point_labels(systems[:1], ["sd3"]) == [((0.121, 63.44), "sd3")]  # one point: no span
 
 
 def test_seeds_table_mean_and_sample_spread(tmp_path):

@@ -399,6 +399,23 @@ def short_labels(labels: Sequence[str]) -> List[str]:
     return short if all(short) else list(labels)
 
 
+def point_labels(systems: Sequence[System], labels: Sequence[str],
+                 near: float = 0.03) -> List[Tuple[Tuple[float, float], str]]:
+    """One plot label per group of points that would overlap (within ``near`` of the data's range
+    on both axes: e.g. two strategies with equal MACs and nearly equal error), joined by " / "."""
+    span_x = (max(s.gmacs for s in systems) - min(s.gmacs for s in systems)) if systems else 0.0
+    span_y = (max(s.err for s in systems) - min(s.err for s in systems)) if systems else 0.0
+    groups: List[Tuple[Tuple[float, float], List[str]]] = []
+    for system, label in sorted(zip(systems, labels), key=lambda pair: (pair[0].gmacs, pair[0].err)):
+        for (x, y), members in groups:
+            if abs(system.gmacs - x) <= near * span_x and abs(system.err - y) <= near * span_y:
+                members.append(label)
+                break
+        else:
+            groups.append(((system.gmacs, system.err), [label]))
+    return [(point, " / ".join(members)) for point, members in groups]
+
+
 def plot_pareto(systems: Sequence[System], baseline: System, options: ComputeOptions) -> None:
     """Error rate against GMACs/s, one labelled point per system, the Pareto frontier as a line."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state
@@ -414,9 +431,9 @@ def plot_pareto(systems: Sequence[System], baseline: System, options: ComputeOpt
     front = pareto_front(points)
     axes.plot([s.gmacs for s in front], [s.err for s in front], color="tab:green", linestyle="--",
               zorder=2, label="Pareto frontier")
-    for system, label in zip(points, short_labels([s.label for s in points])):
-        axes.annotate(label, (system.gmacs, system.err), textcoords="offset points", xytext=(4, 4),
-                      fontsize=7)
+    others = [s for s in points if s is not baseline]
+    for (gmacs, err), label in point_labels(others, short_labels([s.label for s in others])):
+        axes.annotate(label, (gmacs, err), textcoords="offset points", xytext=(4, 4), fontsize=7)
     axes.set_xlabel("GMACs per second of audio (encoder path)")
     axes.set_ylabel(f"{metric} (%)")
     axes.set_title(f"{metric} against compute, {options.decode_set}")
