@@ -42,7 +42,7 @@ from espnet2_ext.context import (
     CTX_MASK, DEFAULT_OFFSETS, DEFAULT_SOURCE, INJECT_FRONTEND, MODEL_NAME, POSITIONS, neighbour_key,
 )
 from espnet2_ext.errors import DataError, cli_entry
-from espnet2_ext.recipe.kaldi_files import PathLike, read_map, write_map
+from espnet2_ext.recipe.kaldi_files import PathLike, read_map, replaced_atomically, write_map
 from espnet2_ext.recipe.neighbours import NeighbourMap
 
 Input = Tuple[str, str, str]  # ESPnet's path,name,type
@@ -160,8 +160,8 @@ def write_injected(data_dir: Path, out_dir: Path, offsets: Sequence[int], stride
             audio = injected_audio([read(wav[u])[1] for u in reversed(before)], segment,
                                    [read(wav[u])[1] for u in after], stride)
             path = out_dir / "data" / f"{utt}.flac"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            soundfile.write(path, audio, rate, subtype="PCM_16")
+            with replaced_atomically(path) as tmp:  # another target's run may be reading it
+                soundfile.write(tmp, audio, rate, subtype="PCM_16")
             scp[utt] = str(path)
     write_map(out_dir / "wav.scp", scp)
 

@@ -1,5 +1,7 @@
 """Reading and writing Kaldi-style ``key value`` files with line-accurate errors."""
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Dict, Iterator, Mapping, Tuple, Union
 
@@ -31,9 +33,23 @@ def read_map(path: PathLike, allow_empty: bool = False) -> Dict[str, str]:
     return out
 
 
+@contextlib.contextmanager
+def replaced_atomically(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write to; it replaces ``path`` in one step on
+    success, so that a job reading the old file (e.g. a recipe run on another target sharing the
+    dump dir) never sees a half-written one, and an interrupted write leaves the old file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")  # suffix: soundfile's format
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_map(path: PathLike, mapping: Mapping[str, str]) -> None:
-    """Write ``key value`` lines sorted by key in C-locale (code point) order."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    """Write ``key value`` lines sorted by key in C-locale (code point) order (atomically)."""
+    with replaced_atomically(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for key in sorted(mapping):
             f.write(f"{key} {mapping[key]}\n" if mapping[key] != "" else f"{key}\n")
