@@ -8,7 +8,7 @@ from espnet2.samplers.num_elements_batch_sampler import NumElementsBatchSampler
 from test_context_sampler import corpus
 
 from espnet2_ext.context.sampler import RecordingBatchSampler
-from espnet2_ext.recipe.recording_batch_bins import main, matching_batch_bins, mean_batches
+from espnet2_ext.recipe.recording_batch_bins import main, matching_batch_bins, mean_batches, padded_share
 
 
 def shape_files(tmp_path: Path):
@@ -28,6 +28,13 @@ def test_the_smallest_step_multiple_with_no_more_batches_than_numel(tmp_path):
     assert batches(bins) == found["recording_batches"] <= numel < batches(bins - 1_000)
     # Recording batches pad more: at numel's batch_bins an epoch has more of them.
     assert found["recording_batches_at_numel_bins"] > numel and bins > 40_000
+    # ... because they are not length-sorted inside.
+    assert 0 <= found["numel_padded_share"] < found["recording_padded_share"] < 1
+
+
+def test_padded_share():
+    lengths = {"a": [10], "b": [6], "c": [4], "d": [4]}
+    assert padded_share([("a", "b"), ("c", "d")], lengths) == 1 - 24 / 28  # 2x10 + 2x4
 
 
 def test_cli_prints_json(tmp_path, capsys):

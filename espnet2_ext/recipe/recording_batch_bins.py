@@ -5,7 +5,9 @@ so its batches are not length-sorted inside and pad more than ESPnet's ``numel``
 same ``batch_bins``: an epoch then has more, smaller updates than the standard fine-tuning it is
 compared with. This prints the smallest ``batch_bins`` (a multiple of ``--step``) at which the
 recording batches of the training set (mean over ``--epochs`` epochs) are no more than ``numel``'s
-at the baseline's ``--batch_bins``; use it in the context-aware config.
+at the baseline's ``--batch_bins``; use it in the context-aware config. It also prints the share
+of padding in the speech of both kinds of batches: an upstream with a GroupNorm CNN (HuBERT/wav2vec
+2.0 Base layout) normalises over the padded time axis too, so its features depend on the padding.
 
 Example (fsdd_digits, after stage 10 of a context-aware config):
     python -m espnet2_ext.recipe.recording_batch_bins --utt2pos dump/raw/train/context/utt2pos \\
@@ -32,6 +34,13 @@ def mean_batches(sampler: RecordingBatchSampler, epochs: int) -> float:
     return float(np.mean([len(sampler.generate(epoch)) for epoch in range(1, epochs + 1)]))
 
 
+def padded_share(batches: Sequence[Sequence[str]], lengths: Mapping[str, Sequence[int]]) -> float:
+    """Share of padding in the batches' padded speech tensors (sum over batches of
+    items x longest item), from the first shape file's lengths."""
+    padded = sum(len(batch) * max(lengths[k][0] for k in batch) for batch in batches)
+    return 1.0 - sum(lengths[k][0] for batch in batches for k in batch) / padded
+
+
 def matching_batch_bins(
     positions: Mapping[str, Sequence[int]],
     shape_files: Sequence[str],
@@ -42,7 +51,8 @@ def matching_batch_bins(
 ) -> Dict[str, float]:
     """numel's batches at ``batch_bins``, and the smallest multiple of ``step`` at which recording
     batches are no more (bisection: fewer batches as batch_bins grows)."""
-    target = len(NumElementsBatchSampler(batch_bins, list(shape_files)))
+    numel = list(NumElementsBatchSampler(batch_bins, list(shape_files)))
+    target = len(numel)
     shapes = [load_num_sequence_text(path, loader_type="csv_int") for path in shape_files]
 
     def batches(bins: int) -> float:
@@ -54,9 +64,13 @@ def matching_batch_bins(
     while high - low > 1:
         mid = (low + high) // 2
         low, high = (mid, high) if batches(mid * step) > target else (low, mid)
+    found = RecordingBatchSampler(positions, shapes, high * step, chunk_size)
     return {"numel_batch_bins": batch_bins, "numel_batches": target,
             "recording_batch_bins": high * step, "recording_batches": batches(high * step),
-            "recording_batches_at_numel_bins": batches(batch_bins), "chunk_size": chunk_size}
+            "recording_batches_at_numel_bins": batches(batch_bins), "chunk_size": chunk_size,
+            "numel_padded_share": padded_share(numel, shapes[0]),
+            "recording_padded_share": float(np.mean([padded_share(found.generate(epoch), shapes[0])
+                                                     for epoch in range(1, epochs + 1)]))}
 
 
 @cli_entry
