@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from espnet2.fileio.read_text import load_num_sequence_text
@@ -29,9 +29,14 @@ from espnet2_ext.context.sampler import DEFAULT_CHUNK_SIZE, RecordingBatchSample
 from espnet2_ext.errors import DataError, cli_entry
 
 
+def epoch_batches(sampler: RecordingBatchSampler, epochs: int) -> List[List[Tuple[str, ...]]]:
+    """The batches of epochs 1..epochs (the sampler's seed is ESPnet's seed + epoch)."""
+    return [sampler.generate(epoch) for epoch in range(1, epochs + 1)]
+
+
 def mean_batches(sampler: RecordingBatchSampler, epochs: int) -> float:
-    """Mean number of batches of epochs 1..epochs (the sampler's seed is ESPnet's seed + epoch)."""
-    return float(np.mean([len(sampler.generate(epoch)) for epoch in range(1, epochs + 1)]))
+    """Mean number of batches of epochs 1..epochs."""
+    return float(np.mean([len(batches) for batches in epoch_batches(sampler, epochs)]))
 
 
 def padded_share(batches: Sequence[Sequence[str]], lengths: Mapping[str, Sequence[int]]) -> float:
@@ -64,13 +69,13 @@ def matching_batch_bins(
     while high - low > 1:
         mid = (low + high) // 2
         low, high = (mid, high) if batches(mid * step) > target else (low, mid)
-    found = RecordingBatchSampler(positions, shapes, high * step, chunk_size)
+    found = epoch_batches(RecordingBatchSampler(positions, shapes, high * step, chunk_size), epochs)
     return {"numel_batch_bins": batch_bins, "numel_batches": target,
-            "recording_batch_bins": high * step, "recording_batches": batches(high * step),
+            "recording_batch_bins": high * step,
+            "recording_batches": float(np.mean([len(batches) for batches in found])),
             "recording_batches_at_numel_bins": batches(batch_bins), "chunk_size": chunk_size,
             "numel_padded_share": padded_share(numel, shapes[0]),
-            "recording_padded_share": float(np.mean([padded_share(found.generate(epoch), shapes[0])
-                                                     for epoch in range(1, epochs + 1)]))}
+            "recording_padded_share": float(np.mean([padded_share(batches, shapes[0]) for batches in found]))}
 
 
 @cli_entry
