@@ -45,7 +45,7 @@ import numpy as np
 import torch
 import yaml
 
-from espnet2_ext.recipe.context_data import injected_audio
+from espnet2_ext.context.data import frame_stride, injected_audio
 from espnet2_ext.tasks import ASRTask
 from espnet2_ext.upstream.architectures import ARCHITECTURES
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
@@ -106,9 +106,9 @@ def recording(num: int, seconds: Tuple[float, float], seed: int) -> List[np.ndar
     return [(0.1 * rng.randn(int(rng.uniform(*seconds) * FS))).astype(np.float32) for _ in range(num)]
 
 
-def injected(segments: Sequence[np.ndarray], i: int) -> np.ndarray:
+def injected(segments: Sequence[np.ndarray], i: int, stride: int) -> np.ndarray:
     """Segment i with its previous and next segment (where they exist), two channels."""
-    return injected_audio(segments[max(i - 1, 0):i], segments[i], segments[i + 1:i + 2])
+    return injected_audio(segments[max(i - 1, 0):i], segments[i], segments[i + 1:i + 2], stride)
 
 
 def pad(arrays: Sequence[np.ndarray], device: str) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -119,7 +119,7 @@ def pad(arrays: Sequence[np.ndarray], device: str) -> Tuple[torch.Tensor, torch.
     return out.to(device), lengths.to(device)
 
 
-def batches(segments: Sequence[np.ndarray], device: str) -> Dict[str, Batch]:
+def batches(segments: Sequence[np.ndarray], device: str, stride: int) -> Dict[str, Batch]:
     """Training batch of each system: segments 1..n-2 of ``segments`` (all have both neighbours)."""
     items = range(1, len(segments) - 1)
     rng = np.random.RandomState(1)
@@ -133,7 +133,7 @@ def batches(segments: Sequence[np.ndarray], device: str) -> Dict[str, Batch]:
     prev, prev_len = pad([segments[i - 1] for i in items], device)
     nxt, nxt_len = pad([segments[i + 1] for i in items], device)
     ones = torch.ones(len(items), 2, dtype=torch.long, device=device)
-    inject, inject_len = pad([injected(segments, i) for i in items], device)
+    inject, inject_len = pad([injected(segments, i, stride) for i in items], device)
     return {
         "standard": standard,
         "ctx_aware_a": {**standard, "speech_prev": prev, "speech_prev_lengths": prev_len,
@@ -196,8 +196,9 @@ def run_arch(arch: str, args: argparse.Namespace) -> List[Dict]:
     test = recording(args.utts, tuple(args.seconds), seed=0)
     train = recording(args.batch + 2, tuple(args.seconds), seed=1)
     test_plain = [torch.from_numpy(x).to(args.device) for x in test]
-    test_inject = [torch.from_numpy(injected(test, i)).to(args.device) for i in range(len(test))]
-    train_batches = batches(train, args.device)
+    stride = frame_stride(frontend_conf)
+    test_inject = [torch.from_numpy(injected(test, i, stride)).to(args.device) for i in range(len(test))]
+    train_batches = batches(train, args.device, stride)
     systems: List[System] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, config in CONFIGS.items():

@@ -1,7 +1,7 @@
 """The one place where the project's classes are plugged into ESPnet's ClassChoices.
 
 ESPnet keeps a separate set of module-level registries per task (``espnet2.tasks.asr``,
-``.slu``, ``.cls``, ``.hubert``); each entry below is added to every task it lists.
+``.cls``, ``.hubert``); each entry below is added to every task it lists.
 Importing this module is idempotent.
 """
 
@@ -10,7 +10,6 @@ from espnet2_ext import offline  # noqa: F401  (must precede every espnet2 impor
 import espnet2.tasks.asr as asr_task  # noqa: E402
 import espnet2.tasks.cls as cls_task  # noqa: E402
 import espnet2.tasks.hubert as hubert_task  # noqa: E402
-import espnet2.tasks.slu as slu_task  # noqa: E402
 from espnet2.asr.encoder.linear_encoder import LinearEncoder  # noqa: E402
 from espnet2.samplers.build_batch_sampler import BATCH_TYPES  # noqa: E402
 from espnet2.train.class_choices import ClassChoices  # noqa: E402
@@ -24,7 +23,7 @@ from espnet2_ext.fastinf.upsample import CTCUpsampler  # noqa: E402
 from espnet2_ext.ssl.model import WeightedHubertPretrainModel  # noqa: E402
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend  # noqa: E402
 
-ALL_TASKS = (asr_task, slu_task, cls_task)
+ALL_TASKS = (asr_task, cls_task)
 
 # (registry attribute, name, class, task modules)
 ENTRIES = (
@@ -33,7 +32,7 @@ ENTRIES = (
     # which is what "SSL upstream + task head" fine-tuning needs after a frontend.
     ("encoder_choices", "linear", LinearEncoder, ALL_TASKS),
     # r CTC frames per encoder frame after strong downsampling (ESPnet's CTC has no registry).
-    ("postencoder_choices", "ctc_upsample", CTCUpsampler, (asr_task, slu_task)),
+    ("postencoder_choices", "ctc_upsample", CTCUpsampler, (asr_task,)),
     # Early exiting for CTC ASR: exit heads on upper upstream layers (espnet2_ext.fastinf.early_exit).
     ("model_choices", EARLY_EXIT, EarlyExitASRModel, (asr_task,)),
     # Context-aware fine-tuning and the context-injection baseline (espnet2_ext.context).

@@ -16,7 +16,7 @@ Classification = stock.Classification
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
-    run_timed(stock, "Classification", cmd)
+    run_timed(stock, "Classification", "classification_model", cmd)
 
 
 if __name__ == "__main__":

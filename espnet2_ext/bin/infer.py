@@ -20,11 +20,11 @@ import soxr
 import yaml
 
 from espnet2_ext import registration  # noqa: F401  (before building models)
+from espnet2_ext.audio import SAMPLE_RATE
+from espnet2_ext.corpora.slue_metrics import ner_words, parse_entities, strip_markup
 from espnet2_ext.errors import DataError, at, cli_entry
-from espnet2_ext.recipe.kaldi_files import read_map
-from espnet2_ext.recipe.slue_metrics import ner_words, parse_entities, strip_markup
+from espnet2_ext.kaldi_files import read_map
 
-SAMPLE_RATE = 16000
 # Files in a packed zip (espnet2.bin.pack) per task: (config key, model key).
 PACKED_KEYS = {
     "asr": ("asr_train_config", "asr_model_file"),

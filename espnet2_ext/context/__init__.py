@@ -8,14 +8,14 @@
 * :mod:`.inject`: ``--frontend ssl_upstream_inject``, the upstream run on neighbours + segment,
   sliced back to the segment's frames.
 
-The data files these read are written by :mod:`espnet2_ext.recipe.context_data`. What is
-verified about the method and what is inferred: docs/METHODS.md section 1 (shared docs).
+The data files these read are written by :mod:`espnet2_ext.context.data`. What is
+verified about the method and what is inferred: espnet2_ext/context/README.md, § Verified vs inferred.
 """
 
 # Registered names (espnet2_ext.registration): --model ctx_aware, --frontend ssl_upstream_inject.
 MODEL_NAME = "ctx_aware"
 INJECT_FRONTEND = "ssl_upstream_inject"
-# The model's context_source when a config names none (mode a, METHODS.md 1.5).
+# The model's context_source when a config names none (mode a: neighbours as training inputs).
 DEFAULT_SOURCE = "neighbours"
 # The neighbours used when a config names none: previous and next segment.
 DEFAULT_OFFSETS = (-1, 1)

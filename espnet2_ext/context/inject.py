@@ -1,10 +1,10 @@
-"""``--frontend ssl_upstream_inject``: the context-injection baseline (METHODS.md 1.2).
+"""``--frontend ssl_upstream_inject``: the context-injection baseline (espnet2_ext/context/README.md).
 
 The upstream runs on the neighbours' audio and the segment's, concatenated, and only the frames
 of the segment go on to the head (CTC, or pooling for classification). The input is ESPnet's
 ``speech`` with two channels, so that every stock program (training, statistics, decoding) can
 feed it from a ``sound`` scp: channel 0 is the concatenated audio, channel 1 is 1 on the
-segment's samples and 0 elsewhere (written by ``espnet2_ext.recipe.context_data``). A one-channel
+segment's samples and 0 elsewhere (written by ``espnet2_ext.context.data``). A one-channel
 input is a segment without context.
 
 Which frames are the segment's: frame f of the CNN covers samples [S f, S f + R) (HuBERT/wav2vec
@@ -91,7 +91,7 @@ class InjectedContextFrontend(SSLUpstreamFrontend):
     Args:
         context_offsets: The neighbours the data were built with (default [-1, 1]: previous and
             next; [-1]: previous only; a contiguous window). Read by the data prep
-            (``espnet2_ext.recipe.context_data``) and kept in the model's config; the frontend
+            (``espnet2_ext.context.data``) and kept in the model's config; the frontend
             itself finds the segment from the input's second channel.
         **kwargs: ``SSLUpstreamFrontend`` options.
     """
@@ -104,6 +104,12 @@ class InjectedContextFrontend(SSLUpstreamFrontend):
             neighbour_key(offset)  # validates the offset
         self.context_offsets = list(context_offsets)
         self.layers = cnn_layers(self.upstream)
+
+    @staticmethod
+    def num_audio_samples(speech: Union[np.ndarray, torch.Tensor]) -> int:
+        """The segment's samples in one utterance's input: what decoding time and MACs are
+        counted per (``espnet2_ext.audio.audio_samples``)."""
+        return segment_num_samples(speech)
 
     def forward_with_top_layer(
         self, input: torch.Tensor, input_lengths: torch.Tensor

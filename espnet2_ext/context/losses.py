@@ -1,11 +1,12 @@
 """Auxiliary context loss: pull a segment's context vector towards its neighbours' vectors.
 
 The paper says only that the loss "encourages this context embedding vector to be similar to
-context vectors of surrounding segments" (METHODS.md 1.1); the three forms below are the options
-of METHODS.md 1.2. Inputs are anchors (the segments' vectors c_t), a bank of target vectors and
-the (anchor, target) pairs that are neighbours. The loss is averaged over each anchor's pairs,
-then over the anchors that have at least one pair: a segment without a neighbour (recording edge,
-filtered neighbour) is left out of the average, and a batch without any pair gives exactly 0.
+context vectors of surrounding segments" (its abstract); the three forms below are reconstruction
+options (espnet2_ext/context/README.md, § Verified vs inferred). Inputs are anchors (the
+segments' vectors c_t), a bank of target vectors and the (anchor, target) pairs that are
+neighbours. The loss is averaged over each anchor's pairs, then over the anchors that have at
+least one pair: a segment without a neighbour (recording edge, filtered neighbour) is left out of
+the average, and a batch without any pair gives exactly 0.
 """
 
 from typing import Optional, Sequence

@@ -1,7 +1,7 @@
 """``--model ctx_aware``: ESPnet's ASR (CTC) and classification models with a context module.
 
 The context module runs on the upstream's last-layer output (``context_input: upstream``, the
-default: "a context module on top of the last layer", METHODS.md 1.1), whatever the frontend
+default: "a context module on top of the last layer", in the paper's abstract), whatever the frontend
 hands on to the head (one layer, or a learnable weighted sum of layers) and whatever the encoder
 does to it (a pass-through, or the Linear-LayerNorm-ReLU of ``input_layer: linear``); with
 ``context_input: encoder`` it runs on the encoder output instead. Its vector c_t is fused into
@@ -50,11 +50,11 @@ class ContextAwareMixin:
     Args (``model_conf``, besides the ESPnet model's own):
         context_dim, context_transformer, context_heads, context_dropout: see ``ContextModule``.
         fusion, fusion_identity_init: see ``ContextFusion`` (default ``concat``, identity init).
-        context_source: ``neighbours`` (default, METHODS.md 1.5), ``batch`` or ``none``.
+        context_source: ``neighbours`` (default), ``batch`` or ``none``.
         context_offsets: Neighbours pulled towards, as offsets in the recording (default [-1, 1];
             e.g. [-1] previous only, [-2, -1, 1, 2] a window of two).
         context_loss: ``cosine`` (default), ``infonce`` or ``l2`` (see ``losses.context_loss``).
-        context_weight: lambda (default 1.0; METHODS.md suggests sweeping 0.1, 0.5, 1.0).
+        context_weight: lambda (default 1.0; not published, worth sweeping, e.g. 0.1, 0.5, 1.0).
         context_temperature: InfoNCE temperature (default 0.1).
         context_stop_gradient: Detach the neighbours' vectors (default true; mode a always
             encodes them without gradients, so false only changes mode b).
@@ -216,7 +216,7 @@ class ContextAwareMixin:
 def _required(inputs: Dict[str, torch.Tensor], key: str, source: str) -> torch.Tensor:
     if key not in inputs:
         raise ValueError(f"training with context_source={source} needs the '{key}' input "
-                         "(written by python -m espnet2_ext.recipe.context_data)")
+                         "(written by python -m espnet2_ext.context.data)")
     return inputs[key]
 
 

@@ -1,22 +1,21 @@
 """The context module g (frames -> one vector per segment) and its fusion into the frames.
 
-Reconstruction of Shon et al. (2023), whose module is not published (METHODS.md 1.2): a
-projection, an optional transformer layer, masked mean pooling and a LayerNorm give c_t; c_t is
-then an "additional feature for the final prediction": broadcast over time, concatenated with
-each frame and mapped back to the frame dimension, so that ESPnet's CTC or classification head
-follows unchanged.
+Reconstruction of Shon et al. (2023), whose module is not published (espnet2_ext/context/README.md,
+§ Verified vs inferred): a projection, an optional transformer layer, masked mean pooling and a
+LayerNorm give c_t; c_t is then an "additional feature for the final prediction": broadcast over
+time, concatenated with each frame and mapped back to the frame dimension, so that ESPnet's CTC or
+classification head follows unchanged.
 """
 
 import torch
-
-from espnet2_ext.upstream.layers import padding_mask
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 
 FUSIONS = ("concat", "residual")
 
 
 def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Mean over the first ``lengths[b]`` frames of each ``x[b]`` (B, T, D) -> (B, D)."""
-    valid = (~padding_mask(lengths, x.size(1))).to(x.dtype)[..., None]
+    valid = (~make_pad_mask(lengths, maxlen=x.size(1))).to(x.device, x.dtype)[..., None]
     return (x * valid).sum(1) / lengths.clamp(min=1)[:, None].to(x.dtype)
 
 
@@ -25,7 +24,7 @@ class ContextModule(torch.nn.Module):
 
     Args:
         input_dim: Frame dimension D (the upstream's last layer).
-        context_dim: d_c (default 256, METHODS.md 1.2).
+        context_dim: d_c (default 256, a reconstruction choice).
         transformer: Add one transformer encoder layer (d_c wide, 4 d_c feed-forward) after the
             projection. Off by default: without it the module costs one d_c x D product per
             segment (pooling commutes with the projection), the "tiny overhead" of the abstract.
@@ -52,19 +51,19 @@ class ContextModule(torch.nn.Module):
         if self.layer is None:
             # mean(W h + b) = W mean(h) + b: pool first, project one vector per segment.
             return self.norm(self.proj(masked_mean(frames, lengths)))
-        x = self.layer(self.proj(frames), src_key_padding_mask=padding_mask(lengths, frames.size(1)))
+        x = self.layer(self.proj(frames), src_key_padding_mask=make_pad_mask(lengths, maxlen=frames.size(1)).to(frames.device))
         return self.norm(masked_mean(x, lengths))
 
 
 class ContextFusion(torch.nn.Module):
     """Frames (B, T, D) and context (B, d_c) -> frames (B, T, D) that carry the context.
 
-    ``concat``: Linear(D + d_c -> D) on [h_tau; c_t] (METHODS.md 1.5). With ``identity_init`` it
-    starts as the identity on the frames (frame block I, context block and bias 0, as adapters and
-    zero-initialised side branches start), so fine-tuning starts from the standard model's
-    features: a randomly initialised context block would add a random offset per segment to every
-    frame the pretrained head sees. The context block still gets gradients (frames' gradient x c_t)
-    and, once non-zero, passes them on to the context module.
+    ``concat``: Linear(D + d_c -> D) on [h_tau; c_t] (back to D: the stock head follows). With
+    ``identity_init`` it starts as the identity on the frames (frame block I, context block and
+    bias 0, as adapters and zero-initialised side branches start), so fine-tuning starts from the
+    standard model's features: a randomly initialised context block would add a random offset per
+    segment to every frame the pretrained head sees. The context block still gets gradients
+    (frames' gradient x c_t) and, once non-zero, passes them on to the context module.
     ``residual``: h_tau + Linear(d_c -> D)(c_t), the same with the frame block fixed to the
     identity: the frame path is exactly the standard model's, and the per-frame cost is an add.
     Either way a linear head after it (CTC's output layer) is a linear map of [h_tau; c_t], and

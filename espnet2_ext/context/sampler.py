@@ -123,7 +123,7 @@ def build_recording_iter_factory(task: type, args: argparse.Namespace, iter_opti
     paths = [path for path, name, _ in iter_options.data_path_and_name_and_type if name == POSITIONS]
     if not paths:
         raise ValueError(f"--batch_type {BATCH_TYPE} needs a '{POSITIONS}' data file "
-                         "(python -m espnet2_ext.recipe.context_data writes it)")
+                         "(python -m espnet2_ext.context.data writes it)")
     rank, world_size = 0, 1
     if iter_options.distributed:
         import torch.distributed as dist

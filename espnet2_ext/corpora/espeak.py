@@ -17,7 +17,7 @@ import espeakng_loader
 import numpy as np
 import soxr
 
-SAMPLE_RATE = 16000
+from espnet2_ext.audio import SAMPLE_RATE  # the corpus is written at the upstreams' rate
 
 # Constants from speak_lib.h / espeak_ng.h.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2

@@ -34,11 +34,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import soundfile
 
-from espnet2_ext.corpora.datadir import SPLITS, Utterance, is_up_to_date, write_data_dir, write_stamp
+from espnet2_ext.corpora.common import SPLITS, Utterance, is_up_to_date, write_data_dir, write_stamp
 from espnet2_ext.errors import DataError, at, cli_entry
 
 VERSION = 1  # bump when the generated data changes for equal parameters
-SAMPLE_RATE = 8000
+FSDD_RATE = 8000
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # Utterances per speaker in each split.
 SIZES: Dict[str, Dict[str, int]] = {
@@ -149,7 +149,7 @@ def plan_speaker(split: str, speaker: str, files: Dict[int, List[int]], count: i
 
 
 def _samples(rng: random.Random, bounds_s: Tuple[float, float]) -> int:
-    return rng.randint(round(bounds_s[0] * SAMPLE_RATE), round(bounds_s[1] * SAMPLE_RATE))
+    return rng.randint(round(bounds_s[0] * FSDD_RATE), round(bounds_s[1] * FSDD_RATE))
 
 
 def plan_corpus(
@@ -165,8 +165,8 @@ def plan_corpus(
 @functools.lru_cache(maxsize=None)
 def _read_source(path: Path) -> np.ndarray:
     audio, rate = soundfile.read(path, dtype="int16")
-    if rate != SAMPLE_RATE or audio.ndim != 1:
-        raise at(path, None, f"expected {SAMPLE_RATE} Hz mono, got {rate} Hz with shape {audio.shape}")
+    if rate != FSDD_RATE or audio.ndim != 1:
+        raise at(path, None, f"expected {FSDD_RATE} Hz mono, got {rate} Hz with shape {audio.shape}")
     return audio
 
 
@@ -195,11 +195,11 @@ def generate(fsdd_dir: Path, outdir: Path, audio_dir: Path, test_speaker: str, s
         for u in planned:
             audio = render(u, fsdd_dir)
             wav_scp[u.uttid] = str(audio_dir / split / f"{u.uttid}.wav")
-            soundfile.write(wav_scp[u.uttid], audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            soundfile.write(wav_scp[u.uttid], audio, FSDD_RATE, subtype="PCM_16", format="WAV")
             total += len(audio)
         utterances = [Utterance(u.uttid, u.speaker, u.recid, u.index, u.text) for u in planned]
         write_data_dir(outdir / split, utterances, wav_scp)
-        logging.info("%s: %d utterances, %.3f h", split, len(planned), total / SAMPLE_RATE / 3600)
+        logging.info("%s: %d utterances, %.3f h", split, len(planned), total / FSDD_RATE / 3600)
     write_stamp(outdir, params)
     return True
 

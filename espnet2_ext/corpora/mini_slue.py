@@ -34,8 +34,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import soundfile
 
-from espnet2_ext.corpora.datadir import SPLITS, Utterance, is_up_to_date, parallel_map, write_data_dir, write_stamp
-from espnet2_ext.corpora.espeak import SAMPLE_RATE, EspeakSynthesizer
+from espnet2_ext.corpora.common import SPLITS, Utterance, is_up_to_date, parallel_map, write_data_dir, write_stamp
+from espnet2_ext.audio import SAMPLE_RATE
+from espnet2_ext.corpora.espeak import EspeakSynthesizer
 from espnet2_ext.corpora.sentences import Sentence, SentenceGenerator
 from espnet2_ext.corpora.sentiment import SentimentModel
 from espnet2_ext.errors import DataError, cli_entry

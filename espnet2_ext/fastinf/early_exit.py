@@ -1,4 +1,4 @@
-"""Early exiting (Zaiem et al. 2023, METHODS.md §3.3 C) for CTC ASR: ``model: early_exit``.
+"""Early exiting (Zaiem et al. 2023, espnet2_ext/fastinf/README.md) for CTC ASR: ``model: early_exit``.
 
 An exit head sits on each transformer layer of ``exit_layers``; training sums the exits' CTC
 losses. Decoding runs the upstream layer by layer and stops at the first exit layer whose
@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.encoder.linear_encoder import LinearEncoder
 from espnet2.asr.espnet_model import ESPnetASRModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 
 from espnet2_ext.errors import at
-from espnet2_ext.recipe.kaldi_files import read_map
+from espnet2_ext.kaldi_files import read_map
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
-from espnet2_ext.upstream.layers import padding_mask
 
 MODEL_NAME = "early_exit"
 CRITERIA = ("entropy", "similarity", "none")
@@ -58,7 +58,7 @@ def mean_cosine(hidden: torch.Tensor, previous: torch.Tensor, lengths: torch.Ten
 
 
 def _valid_mean(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    return values[~padding_mask(lengths, values.size(1))].mean()
+    return values[(~make_pad_mask(lengths, maxlen=values.size(1))).to(values.device)].mean()
 
 
 def mean_exit_layer(path: Union[str, Path]) -> float:

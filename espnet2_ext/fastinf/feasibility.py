@@ -1,4 +1,4 @@
-"""Utterances that CTC cannot align at a reduced frame rate (METHODS.md §3.3 A).
+"""Utterances that CTC cannot align at a reduced frame rate (espnet2_ext/fastinf/README.md).
 
 CTC emits at most one token per frame and needs a blank between two equal tokens, so a
 transcript of U tokens with R adjacent repeats needs at least U + R frames. At 50/k frames per
@@ -18,8 +18,8 @@ import torch
 from espnet2.text.abs_tokenizer import AbsTokenizer
 
 from espnet2_ext.errors import at, cli_entry
-from espnet2_ext.fastinf.downsample import DOWNSAMPLERS, Downsampler, build_downsampler
-from espnet2_ext.recipe.kaldi_files import read_map
+from espnet2_ext.upstream.downsample import DOWNSAMPLERS, Downsampler, build_downsampler
+from espnet2_ext.kaldi_files import read_map
 from espnet2_ext.upstream.architectures import ARCHITECTURES
 
 

@@ -1,4 +1,4 @@
-"""CTC output upsampling (Zaiem et al. 2023, METHODS.md §3.3 A): r CTC frames per encoder frame.
+"""CTC output upsampling (Zaiem et al. 2023, espnet2_ext/fastinf/README.md): r CTC frames per encoder frame.
 
 At 50/k frames per second, CTC cannot align transcripts that need more frames than the encoder
 gives (see ``feasibility``). The paper's CTC layer emits r x vocab logits per frame, read as r

@@ -7,7 +7,6 @@ targets, the three-column neighbour map ``utt2rec`` and the dump dirs' ``utt2num
 
     python -m espnet2_ext.recipe.datadir validate data/train [--no_audio_check]
     python -m espnet2_ext.recipe.datadir fix data/train
-    python -m espnet2_ext.recipe.datadir spk2utt data/train/utt2spk > data/train/spk2utt
     python -m espnet2_ext.recipe.datadir combine data/all data/a data/b
 """
 
@@ -18,14 +17,13 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import soundfile
 
 from espnet2_ext.errors import DataError, at, cli_entry
-from espnet2_ext.recipe.kaldi_files import iter_lines, write_map
+from espnet2_ext.kaldi_files import PathLike, iter_lines, write_map
 
-PathLike = Union[str, Path]
 
 # How far (seconds) a segment may end after its recording: segment times are rounded when
 # written, and resampled or speed-perturbed audio may be a few samples shorter.
@@ -378,9 +376,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         validate(args.dir, audio_check=not args.no_audio_check)
     elif args.command == "fix":
         fix(args.dir)
-    elif args.command == "spk2utt":
-        for spk, utts in utt2spk_to_spk2utt(read_table(args.utt2spk, strict=False).values).items():
-            print(spk, " ".join(utts))
     elif args.command == "combine":
         sources = [load_datadir(s, strict=False) for s in args.src]
         combined = combine_datadirs(sources, args.dst)
@@ -401,8 +396,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no_audio_check", action="store_true", help="do not open the audio files")
     p = sub.add_parser("fix", help="keep utterances present in every file, sort, regenerate spk2utt")
     p.add_argument("dir")
-    p = sub.add_parser("spk2utt", help="print spk2utt derived from an utt2spk file")
-    p.add_argument("utt2spk")
     p = sub.add_parser("combine", help="concatenate data dirs into dst (duplicate ids are errors)")
     p.add_argument("dst")
     p.add_argument("src", nargs="+")

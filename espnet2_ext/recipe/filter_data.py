@@ -14,12 +14,12 @@ import logging
 import shutil
 import sys
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Set, Union
+from typing import Dict, Optional, Sequence, Set
 
 from espnet2_ext.errors import at, cli_entry
+from espnet2_ext.kaldi_files import PathLike
 from espnet2_ext.recipe.datadir import DataDir, fix_tables, load_datadir, log_kept, write_datadir
 
-PathLike = Union[str, Path]
 COPIED_FILES = ("feats_type",)  # dump-dir files that are not keyed by utterance
 
 

@@ -43,9 +43,8 @@ from espnet2_ext.recipe.datadir import (
     is_pipe,
     read_table,
 )
-from espnet2_ext.recipe.kaldi_files import write_map
+from espnet2_ext.kaldi_files import PathLike, write_map
 
-PathLike = Union[str, Path]
 Audio = Tuple[np.ndarray, int]  # samples (frames, channels), sampling rate
 METADATA_EXCLUDED = ("wav.scp", "segments", "utt2num_samples")  # describe the audio, not the utterance
 

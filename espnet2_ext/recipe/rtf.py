@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from espnet2_ext.errors import DataError, at, cli_entry
-from espnet2_ext.recipe.kaldi_files import PathLike
+from espnet2_ext.kaldi_files import PathLike
 
 TIMING_GLOB = "logdir/output.*/timing.json"
 TIMING_KEYS = ("num_utts", "audio_seconds", "decode_seconds")

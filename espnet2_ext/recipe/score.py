@@ -42,7 +42,7 @@ from espnet2.text.sentencepiece_tokenizer import SentencepiecesTokenizer
 from espnet2.text.word_tokenizer import WordTokenizer
 
 from espnet2_ext.errors import DataError, at, cli_entry
-from espnet2_ext.recipe.kaldi_files import PathLike, iter_lines, read_map
+from espnet2_ext.kaldi_files import PathLike, iter_lines, read_map
 
 UNITS = ("word", "char", "token")
 SPACE = "<space>"

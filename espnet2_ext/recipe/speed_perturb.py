@@ -18,16 +18,16 @@ import concurrent.futures
 import logging
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import soundfile
 import soxr
 
 from espnet2_ext.errors import at, cli_entry
+from espnet2_ext.kaldi_files import PathLike
 from espnet2_ext.recipe.datadir import DataDir, Table, combine_datadirs, load_datadir, write_datadir
 from espnet2_ext.recipe.format_audio import AudioReadError, load_audio, to_pcm_range
 
-PathLike = Union[str, Path]
 AUDIO_FORMAT = "flac"
 PERTURBED_FILES = ("wav.scp", "segments", "utt2spk", "utt2rec")  # and text, text.*; spk2utt is regenerated
 

@@ -12,12 +12,11 @@ import itertools
 import logging
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet2_ext.errors import at, cli_entry
-from espnet2_ext.recipe.kaldi_files import iter_lines, read_map
+from espnet2_ext.kaldi_files import PathLike, iter_lines, read_map
 
-PathLike = Union[str, Path]
 Line = Tuple[int, str, str]  # (lineno, key, value) as iter_lines yields them
 
 

@@ -23,7 +23,7 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence
 
 import sentencepiece
 from espnet2.text.abs_tokenizer import AbsTokenizer
@@ -31,9 +31,8 @@ from espnet2.text.char_tokenizer import CharTokenizer
 from espnet2.text.word_tokenizer import WordTokenizer
 
 from espnet2_ext.errors import at, cli_entry
-from espnet2_ext.recipe.kaldi_files import iter_lines
+from espnet2_ext.kaldi_files import PathLike, iter_lines
 
-PathLike = Union[str, Path]
 TOKENS_FILE = "tokens.txt"
 _SENTENCEPIECE_SPECIALS = 3  # <unk>, <s>, </s> open bpe.vocab
 

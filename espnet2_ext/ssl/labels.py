@@ -23,12 +23,12 @@ import torchaudio
 from espnet2.fileio.sound_scp import SoundScpReader
 from sklearn.cluster import MiniBatchKMeans
 
+from espnet2_ext.audio import SAMPLE_RATE
 from espnet2_ext.errors import DataError, at, cli_entry
 from espnet2_ext.upstream.checkpoints import load_upstream
 from espnet2_ext.upstream.layers import layer_outputs
 
 _LOG = logging.getLogger(__name__)
-SAMPLE_RATE = 16000
 Featurizer = Callable[[np.ndarray], np.ndarray]
 
 

@@ -2,8 +2,8 @@
 
 ESPnet's ``TorchAudioHubertPretrainModel`` always weighs the masked-frame loss 1 and the
 unmasked-frame loss 0 (HuBERT's alpha = 1). On a CPU budget of a few thousand updates a tiny
-model trained that way stays at the label prior (masked loss = unigram entropy after 500
-updates, in ESPnet and in a stand-alone torchaudio loop alike), while adding the unmasked term
+model trained that way stays at the label prior (masked loss = unigram entropy) for its first
+updates, in ESPnet and in a stand-alone torchaudio loop alike, while adding the unmasked term
 (HuBERT's 1 - alpha) gives it a learning signal from the first updates; see
 egs2/mini_slue/ssl1/README.md for the measurements.
 """

@@ -9,15 +9,15 @@ CLS tasks also accept the context-aware fine-tuning inputs and ``--batch_type re
 
 import argparse
 import inspect
-from typing import Tuple
+from typing import Dict, Tuple, Type
 
 from espnet2_ext import registration  # noqa: F401  (registers before the tasks are used)
 
 import espnet2.tasks.cls as _cls  # noqa: E402
+from espnet2.tasks.abs_task import AbsTask  # noqa: E402
 from espnet2.tasks.asr import ASRTask as _ASRTask  # noqa: E402
 from espnet2.tasks.cls import CLSTask as _CLSTask  # noqa: E402
 from espnet2.tasks.hubert import HubertTask as _HubertTask  # noqa: E402
-from espnet2.tasks.slu import SLUTask as _SLUTask  # noqa: E402
 
 from espnet2_ext.context import CONTEXT_DATA_NAMES, sampler  # noqa: E402
 
@@ -45,10 +45,6 @@ class ASRTask(_ContextInputs, _ASRTask):
     """Speech recognition (CTC/attention); also NER as tagged transcripts."""
 
 
-class SLUTask(_SLUTask):
-    """Spoken language understanding with a transcript (ESPnet's slu1 recipes)."""
-
-
 class CLSTask(_ContextInputs, _CLSTask):
     """Utterance classification (sentiment)."""
 
@@ -72,3 +68,7 @@ class CLSTask(_ContextInputs, _CLSTask):
 
 class HubertTask(_HubertTask):
     """HuBERT masked-prediction pretraining (the project's default upstream)."""
+
+
+# By the stage script's --task name.
+TASKS: Dict[str, Type[AbsTask]] = {"asr": ASRTask, "cls": CLSTask, "hubert": HubertTask}

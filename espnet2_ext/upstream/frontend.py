@@ -9,11 +9,12 @@ import itertools
 from typing import Any, Callable, ContextManager, Dict, Iterator, Optional, Tuple
 
 import torch
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from typeguard import typechecked
 
-from espnet2_ext.fastinf.downsample import build_downsampler
-from espnet2_ext.fastinf.layers import keep_first_layers
+from espnet2_ext.upstream.downsample import build_downsampler
+from espnet2_ext.upstream.layers import keep_first_layers
 from espnet2_ext.upstream.checkpoints import load_upstream
 from espnet2_ext.upstream.layers import iter_layer_outputs
 
@@ -43,11 +44,12 @@ class SSLUpstreamFrontend(AbsFrontend):
             (wav2vec 2.0 Large/WavLM expect this; HuBERT Base does not), after downsampling.
         downsample: Downsample the waveform before the upstream (Zaiem et al. 2023): ``sd``
             (resampling), ``cl`` (learned convolution, trained with the rest) or ``av`` (average
-            pooling); see ``espnet2_ext.fastinf.downsample``. Frames then come at 50/k Hz.
+            pooling); see ``espnet2_ext.upstream.downsample``. Frames then come at 50/k Hz.
         downsample_factor: Its factor k (an integer >= 2).
         downsample_conf: Its options (``kernel_size`` for cl/av, ``padding`` for av).
-        bf16_transformer: Run the transformer layers under bfloat16 autocast (2-3x faster on
-            CPUs with AMX, see CPU_NOTES); the CNN stays float32 and the output is float32.
+        bf16_transformer: Run the transformer layers under bfloat16 autocast (faster on CPUs
+            with AMX, which do not speed up the GroupNorm CNN: espnet2_ext/upstream/README.md,
+            § CPU notes); the CNN stays float32 and the output is float32.
     """
 
     @typechecked
@@ -190,7 +192,7 @@ def _has_trainable(module: Optional[torch.nn.Module]) -> bool:
 
 def _normalize(wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Per-utterance zero-mean, unit-variance over valid samples; padding stays zero."""
-    mask = torch.arange(wave.size(1), device=wave.device)[None, :] < lengths[:, None]
+    mask = (~make_pad_mask(lengths, maxlen=wave.size(1))).to(wave.device)
     count = lengths.clamp(min=1)[:, None].to(wave.dtype)
     mean = (wave * mask).sum(1, keepdim=True) / count
     var = (((wave - mean) * mask) ** 2).sum(1, keepdim=True) / count

@@ -1,4 +1,5 @@
-"""Run an upstream's transformer layer by layer, with padding masks, yielding each layer's output.
+"""Run an upstream's transformer layer by layer, with padding masks, yielding each layer's output;
+and remove its top layers.
 
 torchaudio's own ``extract_features`` passes a 4-D attention mask that its WavLM layers reject
 (they take a key padding mask instead), and it skips layer drop and the final LayerNorm of
@@ -10,13 +11,9 @@ import itertools
 from typing import Iterator, List
 
 import torch
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from torchaudio.models import Wav2Vec2Model
 from torchaudio.models.wav2vec2.wavlm_attention import WavLMSelfAttention
-
-
-def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
-    """(batch, max_len) boolean mask, True on padded frames."""
-    return torch.arange(max_len, device=lengths.device)[None, :] >= lengths[:, None]
 
 
 def iter_layer_outputs(
@@ -32,7 +29,7 @@ def iter_layer_outputs(
     """
     encoder = upstream.encoder
     transformer = encoder.transformer
-    pad = padding_mask(lengths, features.size(1))
+    pad = make_pad_mask(lengths, maxlen=features.size(1)).to(features.device)
     x = encoder.feature_projection(features).masked_fill(pad[..., None], 0.0)
     x = transformer._preprocess(x)  # positional convolution (+ LayerNorm of post-LN models), dropout
     if isinstance(transformer.layers[0].attention, WavLMSelfAttention):
@@ -54,3 +51,16 @@ def layer_outputs(
 ) -> List[torch.Tensor]:
     """The first ``num_layers`` outputs of ``iter_layer_outputs``."""
     return list(itertools.islice(iter_layer_outputs(upstream, features, lengths), num_layers))
+
+
+def keep_first_layers(upstream: Wav2Vec2Model, num_layers: int) -> None:
+    """Layer removal (Zaiem et al. 2023; ``keep_layers``): delete the transformer layers above the first ``num_layers``, before fine-tuning.
+
+    They leave the model, so its parameters and state dict. A pre-LN model (wav2vec 2.0 Large,
+    WavLM) keeps its final LayerNorm, which then normalises layer N's output, as the paper's cut
+    transformers model does.
+    """
+    transformer = upstream.encoder.transformer
+    if not 1 <= num_layers <= len(transformer.layers):
+        raise ValueError(f"keep_layers={num_layers} is out of range for {len(transformer.layers)} layers")
+    transformer.layers = transformer.layers[:num_layers]

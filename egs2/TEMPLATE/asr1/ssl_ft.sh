@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Fine-tune an SSL speech encoder with ESPnet2: the stage pipeline shared by every recipe.
 #
-# Stages and option names follow ESPnet's egs2/TEMPLATE/asr1/asr.sh, but every helper that the
-# pip package lacks (Kaldi utils, sclite, spm_train, run.pl...) is a tested Python module of
-# espnet2_ext.recipe, so the pipeline needs nothing beyond `pip install`.
+# Stage numbers follow ESPnet's egs2/TEMPLATE/asr1/asr.sh; option names are those ESPnet's
+# one-model templates (tts.sh, enh.sh) use: --train_config, --train_args, --tag, --inference_*.
+# Every helper that the pip package lacks (Kaldi utils, sclite, spm_train, run.pl...) is a tested
+# Python module of espnet2_ext.recipe, so the pipeline needs nothing beyond `pip install`.
 #   1 local/data.sh            5 token list           10 collect stats     13 scoring + RESULTS.md
-#   2 speed perturbation       6-9 LM (--use_lm)      11 training          14 packing
-#   3 format audio -> dump/    (skipped by default)   12 decoding (+RTF)
+#   2 speed perturbation       6-9 (asr.sh's LM:      11 training          14 packing
+#   3 format audio -> dump/        not built here)    12 decoding (+RTF, MACs)
 #   4 filter length/empty text
 set -euo pipefail
 
@@ -48,13 +49,6 @@ nbpe=100                # BPE vocabulary size.
 bpemode=unigram         # unigram or bpe.
 nlsyms_txt=none         # Non-linguistic symbols (one per line), kept as single tokens.
 
-# Language model (stages 6-9)
-use_lm=false            # Train and use an LM with ESPnet's lm_train.
-lm_config=              # LM training config.
-lm_args=                # Extra LM training options.
-lm_exp=                 # LM exp dir (default: exp/lm_<target>_<token>).
-inference_lm=valid.loss.ave.pth
-
 # Training and decoding
 tag=                    # Suffix of the exp dir (default: the config's name).
 train_config=           # Training config (ESPnet YAML).
@@ -68,10 +62,8 @@ inference_tag=          # Name of the decoding dir.
 inference_model=valid.loss.ave.pth  # Checkpoint to decode with.
 local_score_opts=       # Options for local/score.sh.
 macs_num_utts=20        # Stage 12 counts the encoder's MACs on the first N utterances of each test set.
-compute_baseline=       # Exp dir name: RESULTS.md compares WER, MACs and CPU time of systems with it.
-compute_systems='*'     # Glob of the exp dir names compared with it (e.g. '*_fastinf_*').
-                        # (fast-inference table on the last test set, RESULTS.pareto.png; stage 13)
-compute_metric=wer      # Error rates compared with it, e.g. "wer cer" (the first: Pareto plot).
+results_opts=           # Options of the RESULTS.md sections that plugins add (stage 13), e.g. fast
+                        # inference's "--baseline asr_asr_train_asr --compute_systems *_fastinf_*".
 
 # Sets
 train_set=
@@ -115,12 +107,10 @@ nlsyms_opt=()
 [ -z "${tag}" ] && tag="${target}_$(basename "${train_config}" .yaml)${seed:+_seed${seed}}"
 exp="${expdir}/${task}_${tag}"
 stats_dir="${expdir}/${task}_stats_${target}_${token_type}"
-[ -z "${lm_exp}" ] && lm_exp="${expdir}/lm_${target}_${token_type}"
 if [ -z "${inference_tag}" ]; then
     _conf=decode
     [ -n "${inference_config}" ] && _conf=$(basename "${inference_config}" .yaml)
     inference_tag="${_conf}_${task}_model_${inference_model%.*}"
-    [ "${use_lm}" = true ] && inference_tag="${inference_tag}_lm"
 fi
 # The data-name of the target in ESPnet's data loader.
 [ "${task}" = cls ] && target_key=label || target_key=text
@@ -131,15 +121,31 @@ run_stage() {  # run_stage N: is stage N selected?
     [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]
 }
 recipe() { ${python} -m "espnet2_ext.recipe.$1" "${@:2}"; }
-# Context injection's speech is other audio than the segment's: its statistics get their own dir.
-stats_dir+=$(recipe context_data --config "${train_config}" --stats_suffix)
-# context_inputs ARRAY DATA_DIR OPTION [--training] [--write]: ARRAY=(ESPnet data options of the
-# speech side). Standard configs read DATA_DIR/wav.scp; context-aware and context-injection
-# configs (espnet2_ext.context) also read files that the training config implies, which
-# recipe.context_data writes (--write: stage 10 for train/valid, stage 12 for test sets).
-context_inputs() {
+# The training config as ESPnet resolves it (YAML + --train_args) is what the data tools read: the
+# effective config before training, the config.yaml that training saved after it.
+effective_config="${exp}/config.yaml"
+if run_stage 10 || run_stage 11; then
+    effective_config="${exp}/config.effective.yaml"
+    # shellcheck disable=SC2086
+    ${python} -m espnet2_ext.bin.effective_config --task "${task}" --out "${effective_config}" \
+        -- --config "${train_config}" ${train_args}
+    # A system whose speech input is other audio (e.g. context injection's) gets its own statistics.
+    stats_dir+=$(recipe data_inputs --config "${effective_config}" --stats_suffix)
+    # A system that normalises its frontend's features with global statistics (ESPnet's global_mvn,
+    # as asr.sh does for filterbanks) keeps them in a statistics dir of its own frontend.
+    # Stage 10 computes them (without normalising), stage 11 normalises with them.
+    global_mvn=false
+    if grep -q '^normalize: global_mvn$' "${effective_config}"; then
+        global_mvn=true
+        stats_dir+="_$(sed -n 's/^frontend: //p' "${effective_config}")_mvn"
+    fi
+fi
+# speech_inputs ARRAY DATA_DIR OPTION [--training] [--write]: ARRAY=(ESPnet data options of the
+# speech side): DATA_DIR/wav.scp, or what a method's plugin reads for this config (e.g. the
+# neighbours' audio), written with --write (stage 10 for train/valid, stage 12 for test sets).
+speech_inputs() {
     local -n _inputs=$1; local _out
-    _out=$(recipe context_data --config "${train_config}" --data_dir "$2" --option "$3" "${@:4}")
+    _out=$(recipe data_inputs --config "${effective_config}" --data_dir "$2" --option "$3" "${@:4}")
     mapfile -t _inputs <<< "${_out}"
 }
 
@@ -205,43 +211,8 @@ if run_stage 5 && [ "${stop_stage_train}" -ge 5 ]; then
     recipe tokens "${_opts[@]}" "${nlsyms_opt[@]}"
 fi
 
-lm_stages_msg="skipped: --use_lm false (CTC fine-tuning decodes without an LM)"
 if run_stage 6 && [ "${stop_stage_train}" -ge 6 ]; then
-    if [ "${use_lm}" = true ]; then
-        log "Stage 6: LM collect stats -> ${lm_exp}_stats"
-        ${python} -m espnet2.bin.lm_train --collect_stats true --use_preprocessor true \
-            "${token_opts[@]}" \
-            --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},text,text" \
-            --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},text,text" \
-            --train_shape_file "${data_feats}/${train_set_sp}/${text_name}" \
-            --valid_shape_file "${data_feats}/${valid_set}/${text_name}" \
-            --output_dir "${lm_exp}_stats" --config "${lm_config}" ${lm_args}
-    else
-        log "Stages 6-9 (language model): ${lm_stages_msg}"
-    fi
-fi
-if run_stage 7 && [ "${stop_stage_train}" -ge 7 ] && [ "${use_lm}" = true ]; then
-    log "Stage 7: LM training -> ${lm_exp}"
-    ${python} -m espnet2.bin.lm_train --use_preprocessor true --resume true \
-        "${token_opts[@]}" \
-        --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},text,text" \
-        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},text,text" \
-        --train_shape_file "${lm_exp}_stats/train/text_shape" \
-        --valid_shape_file "${lm_exp}_stats/valid/text_shape" \
-        --fold_length 150 --ngpu "${ngpu}" --output_dir "${lm_exp}" \
-        --config "${lm_config}" ${lm_args}
-fi
-if run_stage 8 && [ "${stop_stage_train}" -ge 8 ] && [ "${use_lm}" = true ]; then
-    log "Stage 8: LM perplexity on ${test_sets}"
-    for dset in ${test_sets}; do
-        ${python} -m espnet2.bin.lm_calc_perplexity --ngpu 0 \
-            --data_path_and_name_and_type "${data_feats}/${dset}/${text_name},text,text" \
-            --train_config "${lm_exp}/config.yaml" --model_file "${lm_exp}/${inference_lm}" \
-            --output_dir "${lm_exp}/perplexity_${dset}"
-    done
-fi
-if run_stage 9 && [ "${use_lm}" = true ]; then
-    log "Stage 9: n-gram LM: skipped (KenLM is not pip-installable; the neural LM of stage 7 is used)"
+    log "Stages 6-9 (asr.sh's language model): not built here; CTC models decode without an LM"
 fi
 
 if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
@@ -257,8 +228,9 @@ if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
     # upstream over all the data; shapes need no model (ESPnet then skips building it).
     stats_opts=()
     [ "${task}" = cls ] && stats_opts=(--model_conf extract_feats_in_collect_stats=false)
-    context_inputs train_inputs "${data_feats}/${train_set_sp}" train_data_path_and_name_and_type --training --write
-    context_inputs valid_inputs "${data_feats}/${valid_set}" valid_data_path_and_name_and_type --write
+    [ "${global_mvn}" = true ] && stats_opts+=(--normalize none)
+    speech_inputs train_inputs "${data_feats}/${train_set_sp}" train_data_path_and_name_and_type --training --write
+    speech_inputs valid_inputs "${data_feats}/${valid_set}" valid_data_path_and_name_and_type --write
     ${train_cmd} JOB=1:"${_nj}" "${stats_dir}/logdir/stats.JOB.log" \
         ${python} -m "espnet2_ext.bin.${task}_train" --collect_stats true --use_preprocessor true \
         "${token_opts[@]}" "${stats_opts[@]}" "${train_inputs[@]}" "${valid_inputs[@]}" \
@@ -286,8 +258,9 @@ if run_stage 11 && [ "${stop_stage_train}" -ge 11 ]; then
     fi
     init_opts=()
     [ -n "${pretrained_model}" ] && init_opts=(--init_param "${pretrained_model}" --ignore_init_mismatch "${ignore_init_mismatch}")
-    context_inputs train_inputs "${data_feats}/${train_set_sp}" train_data_path_and_name_and_type --training
-    context_inputs valid_inputs "${data_feats}/${valid_set}" valid_data_path_and_name_and_type
+    [ "${global_mvn}" = true ] && init_opts+=(--normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz")
+    speech_inputs train_inputs "${data_feats}/${train_set_sp}" train_data_path_and_name_and_type --training
+    speech_inputs valid_inputs "${data_feats}/${valid_set}" valid_data_path_and_name_and_type
     # To resume from here: ${exp}/run.sh (ESPnet habit: every heavy stage leaves its command).
     train_command=(${python} -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${exp##*/}"
         --log "${exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}"
@@ -315,7 +288,6 @@ fi
 if [ "${task}" = asr ]; then
     inference_module=asr_inference
     model_opts=(--asr_train_config "${exp}/config.yaml" --asr_model_file "${exp}/${inference_model}")
-    [ "${use_lm}" = true ] && model_opts+=(--lm_train_config "${lm_exp}/config.yaml" --lm_file "${lm_exp}/${inference_lm}")
     result_dir=1best_recog
 else
     inference_module=cls_inference
@@ -335,20 +307,19 @@ if run_stage 12 && [ "${skip_eval}" = false ]; then
         _nj=$(min "${inference_nj}" "$(wc -l < "${data_feats}/${dset}/wav.scp")")
         parts=(); for n in $(seq "${_nj}"); do parts+=("${logdir}/keys.${n}.scp"); done
         recipe split "${data_feats}/${dset}/wav.scp" "${parts[@]}"
-        context_inputs test_inputs "${data_feats}/${dset}" data_path_and_name_and_type --write
+        speech_inputs test_inputs "${data_feats}/${dset}" data_path_and_name_and_type --write
         # shellcheck disable=SC2086
         ${_cmd} JOB=1:"${_nj}" "${logdir}/${inference_module}.JOB.log" \
             ${python} -m "espnet2_ext.bin.${inference_module}" --ngpu "${_ngpu}" --batch_size 1 \
             "${test_inputs[@]}" --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
             "${model_opts[@]}" "${conf_opt[@]}" ${inference_args}
-        for f in text token score exit_layer; do  # exit_layer: early-exit models only
-            if [ -f "${logdir}/output.1/${result_dir}/${f}" ]; then
-                cat "${logdir}"/output.*/"${result_dir}/${f}" | LC_ALL=C sort > "${dir}/${f}"
-            fi
+        for f in "${logdir}/output.1/${result_dir}"/*; do  # text, token, score, and e.g. exit_layer
+            f=${f##*/}
+            cat "${logdir}"/output.*/"${result_dir}/${f}" | LC_ALL=C sort > "${dir}/${f}"
         done
         recipe rtf "${dir}"
         if [ "${task}" = asr ]; then  # MACs per audio second of what decoding ran -> ${dir}/macs.json
-            recipe macs "${exp}" "${dir}" "${test_inputs[@]}" \
+            ${python} -m espnet2_ext.bin.asr_macs "${exp}" "${dir}" "${test_inputs[@]}" \
                 --model_file "${inference_model}" --num_utts "${macs_num_utts}"
         fi
     done
@@ -376,16 +347,8 @@ if run_stage 13 && [ "${skip_eval}" = false ]; then
     done
     # A recipe's local/RESULTS.head.md (how to reproduce each system) heads its RESULTS.md.
     _head=(); [ -f local/RESULTS.head.md ] && _head=(--preamble local/RESULTS.head.md)
-    _compute=()
-    if [ -n "${compute_baseline}" ]; then
-        # shellcheck disable=SC2206
-        _sets=(${test_sets})
-        _compute=(--baseline "${compute_baseline}" --compute_set "${_sets[-1]}"
-            --compute_systems "${compute_systems}" --pareto RESULTS.pareto.png)
-        # shellcheck disable=SC2206
-        _compute+=(--compute_metric ${compute_metric})
-    fi
-    recipe results "${expdir}" --out RESULTS.md "${_head[@]}" "${_compute[@]}"
+    read -r -d "" -a _results_opts <<< "${results_opts}" || true  # split, no globbing: patterns stay
+    recipe results "${expdir}" --out RESULTS.md "${_head[@]}" "${_results_opts[@]}"
     recipe results "${exp}" --out "${exp}/RESULTS.md"
     log "Results: $(pwd)/RESULTS.md"
 fi
@@ -394,7 +357,7 @@ if run_stage 14 && [ "${skip_eval}" = false ]; then
     log "Stage 14: pack ${exp} -> ${exp}/${exp##*/}_${inference_model%.*}.zip"
     [ "${task}" = asr ] && pack_task=asr || pack_task=cls
     # A local upstream checkpoint travels in the zip, with a config that names the copy.
-    mapfile -t packed < <(recipe pack_upstream "${exp}/config.yaml" "${exp}/pack")
+    mapfile -t packed < <(${python} -m espnet2_ext.upstream.pack "${exp}/config.yaml" "${exp}/pack")
     pack_opts=("${model_opts[@]}"); pack_opts[1]="${packed[0]}"  # [1]: the train config
     [ "${#packed[@]}" -eq 1 ] || pack_opts+=(--option "${packed[1]}")
     ${python} -m espnet2.bin.pack "${pack_task}" "${pack_opts[@]}" \

@@ -6,7 +6,13 @@
 # Every option of ssl_ft.sh can be given here (e.g. --stage 11 --stop_stage 13 --ngpu 1);
 # stages 1-4 run once (with the first target) and are shared by the others.
 # --targets "asr" (first option) runs a subset, e.g. another system for one target (see RESULTS.md):
-#   ./run.sh --targets asr --stage 10 --train_config conf/tuning/train_asr_ssl_tiny_random_ctc.yaml
+#   ./run.sh --targets asr --stage 10 --train_config conf/tuning/train_asr_ssl_tiny_pretrained_ctc.yaml \
+#       --train_args "--frontend_conf weights=random --frontend_conf arch=tiny" --tag asr_train_asr_ssl_tiny_random_ctc
+# A variant of a config is that config plus ESPnet overrides, named by --tag (exp/<task>_<tag>);
+# local/RESULTS.head.md has every system's command, e.g. downsampling x3:
+#   ./run.sh --targets asr --stage 11 --train_config conf/tuning/train_asr_fastinf_sd_ctc.yaml \
+#     --train_args "--frontend_conf downsample_factor=3 --postencoder ctc_upsample --postencoder_conf factor=2" \
+#     --tag asr_train_asr_fastinf_sd3_ctc
 set -euo pipefail
 
 targets="asr ner sentiment"
@@ -14,7 +20,8 @@ if [ "${1:-}" = --targets ]; then targets=$2; shift 2; fi
 sets=(--train_set train --valid_set dev --test_sets test)   # add dev for more decoding (the demo budget decodes test only)
 # RESULTS.md compares the fast-inference strategies with the ASR default (error rates, MACs, CPU time,
 # Pareto plot). CER first: on this small corpus the default's WER is near 100 %, so WER barely moves.
-compute=(--compute_baseline asr_asr_train_asr --compute_systems '*_fastinf_*' --compute_metric "cer wer")
+results=(--results_opts "--baseline asr_asr_train_asr --compute_systems *_fastinf_* --compute_metric cer wer
+                        --pareto RESULTS.pareto.png")
 prepared=false   # stages 1-4 are shared: only the first target runs them
 
 options() {  # options of ssl_ft.sh for one target
@@ -32,6 +39,6 @@ options() {  # options of ssl_ft.sh for one target
 for target in ${targets}; do options "${target}"; done   # check them all before running any
 for target in ${targets}; do
     options "${target}"
-    ./ssl_ft.sh "${sets[@]}" --skip_data_prep "${prepared}" --target "${target}" "${opts[@]}" "${compute[@]}" "$@"
+    ./ssl_ft.sh "${sets[@]}" --skip_data_prep "${prepared}" --target "${target}" "${opts[@]}" "${results[@]}" "$@"
     prepared=true
 done

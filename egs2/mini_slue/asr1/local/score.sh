@@ -9,10 +9,10 @@ metric=
 ref=$1; dir=$2
 case "${metric}" in
     ner)
-        python3 -m espnet2_ext.recipe.slue_metrics ner --ref "${ref}" --hyp "${dir}/text" \
+        python3 -m espnet2_ext.corpora.slue_metrics ner --ref "${ref}" --hyp "${dir}/text" \
             --outdir "${dir}/score_ner" ;;
     sentiment)
-        python3 -m espnet2_ext.recipe.slue_metrics sentiment --ref "${ref}" --hyp "${dir}/text" \
+        python3 -m espnet2_ext.corpora.slue_metrics sentiment --ref "${ref}" --hyp "${dir}/text" \
             --outdir "${dir}/score_sentiment" ;;
     "") ;;
     *) echo "$0: unknown --metric ${metric}" >&2; exit 2 ;;

@@ -1,0 +1,331 @@
+"""Fast inference's section of RESULTS.md: every strategy against a baseline, in the shape of
+Zaiem et al. (2023)'s table.
+
+With ``--baseline <exp name>`` (and that experiment decoded ``--compute_set``), for every
+experiment with a ``macs.json`` on that set: its error rate, GMACs per audio second and summed CPU
+decoding time, each with its change against the baseline, RTF, parameters and mean exit layer;
+then for each compared error rate (``--compute_metric``, several allowed) a sentence naming the
+strategies within ``--threshold`` (absolute) of the baseline's, and the baseline's spread over its
+seed runs; with ``--pareto <png>`` a plot of the first error rate against GMACs/s with the Pareto
+frontier.
+"""
+
+import argparse
+import fnmatch
+import logging
+import os
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from espnet2_ext.recipe.results import SEED_SUFFIX, number, read_json, seed_groups
+
+EXIT_LAYER_FILE = "exit_layer"  # written by decoding an early-exit model (espnet2_ext.fastinf.early_exit)
+
+
+def exit_layer_data(decode_dir: Path) -> Dict[str, object]:
+    """``{"mean_exit_layer": mean}`` of an early-exit model's ``exit_layer`` file, if there is one."""
+    path = decode_dir / EXIT_LAYER_FILE
+    if not path.is_file():
+        return {}
+    from espnet2_ext.fastinf.early_exit import mean_exit_layer  # torch: only for early-exit models
+
+    return {"mean_exit_layer": mean_exit_layer(path)}
+
+
+def decode_dirs_of(exp: Path, decode_set: str, filename: str) -> List[Path]:
+    """``<exp>/<tag>/<decode_set>`` dirs that hold ``filename``, sorted."""
+    return sorted(d for d in exp.glob(f"*/{decode_set}") if (d / filename).is_file())
+
+
+@dataclass(frozen=True)
+class ComputeOptions:
+    """The fast-inference comparison: against which experiment, on which decode set."""
+
+    baseline: str  # experiment name, as in the summary table
+    decode_set: str = "test"
+    metrics: Tuple[str, ...] = ("wer",)  # score_<metric>/result.json; the first: Pareto front, plot
+    threshold: float = 1.0  # "within +threshold (absolute) of the baseline's error rate"
+    pareto: Optional[Path] = None  # PNG to write
+    systems: str = "*"  # glob of the experiment names compared with the baseline
+
+    @property
+    def metric(self) -> str:
+        """The error rate of the Pareto frontier and the plot."""
+        return self.metrics[0]
+
+
+@dataclass(frozen=True)
+class System:
+    """One row of the fast-inference table (a decode dir of the compared set with macs.json)."""
+
+    label: str
+    errs: Tuple[Optional[float], ...]  # one per ComputeOptions.metrics
+    gmacs: float  # GMACs per second of audio
+    decode_seconds: Optional[float]
+    rtf: Optional[float]
+    params: int
+    exit_layer: Optional[float]
+    num_utts: int  # utterances that macs.json counted
+
+    @property
+    def err(self) -> Optional[float]:
+        """The first compared error rate (Pareto front, plot)."""
+        return self.errs[0]
+
+
+def error_rate(decode_dir: Path, metric: str) -> Optional[float]:
+    """``err`` of ``<decode_dir>/score_<metric>/result.json``; None without that file."""
+    score = decode_dir / f"score_{metric}" / "result.json"
+    return number(read_json(score), "err", score) if score.is_file() else None
+
+
+def _system(label: str, decode_dir: Path, metrics: Sequence[str]) -> System:
+    macs_path, rtf_path = decode_dir / "macs.json", decode_dir / "rtf.json"
+    macs = read_json(macs_path)
+    rtf = read_json(rtf_path) if rtf_path.is_file() else {}
+    return System(
+        label=label,
+        errs=tuple(error_rate(decode_dir, metric) for metric in metrics),
+        gmacs=number(macs, "macs_per_audio_second", macs_path) / 1e9,
+        decode_seconds=number(rtf, "decode_seconds", rtf_path, optional=True),
+        rtf=number(rtf, "rtf", rtf_path, optional=True),
+        params=number(macs, "num_params", macs_path, integral=True),
+        exit_layer=exit_layer_data(decode_dir).get("mean_exit_layer"),
+        num_utts=number(macs, "num_utts", macs_path, integral=True),
+    )
+
+
+def compute_systems(experiments: Sequence[Path], names: Sequence[str],
+                    options: ComputeOptions) -> List[Tuple[str, System]]:
+    """(experiment name, system) for each decode dir of ``options.decode_set`` with macs.json, of the
+    baseline and the experiments that match ``options.systems``; an
+    experiment with several inference tags gets one row each, labelled ``name (tag)``."""
+    found = []
+    for exp, name in zip(experiments, names):
+        if name != options.baseline and not fnmatch.fnmatchcase(name, options.systems):
+            continue
+        dirs = decode_dirs_of(exp, options.decode_set, "macs.json")
+        for decode_dir in dirs:
+            label = name if len(dirs) == 1 else f"{name} ({decode_dir.parent.name})"
+            found.append((name, _system(label, decode_dir, options.metrics)))
+    return found
+
+
+def _reduction(value: Optional[float], base: Optional[float]) -> Optional[float]:
+    """Percentage by which ``value`` is below ``base`` (negative: above)."""
+    if value is None or base is None or base == 0:
+        return None
+    return 100.0 * (1.0 - value / base)
+
+
+def _fmt(value: Optional[float], spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def pareto_front(systems: Sequence[System]) -> List[System]:
+    """The systems with an error rate that no other system beats with as few or fewer MACs,
+    by increasing MACs."""
+    front: List[System] = []
+    for system in sorted((s for s in systems if s.err is not None), key=lambda s: (s.gmacs, s.err)):
+        if not front or system.err < front[-1].err:
+            front.append(system)
+    return front
+
+
+def short_labels(labels: Sequence[str]) -> List[str]:
+    """Labels without the ``_``-separated prefix and suffix they all share (for plot points)."""
+    if len(labels) < 2:
+        return list(labels)
+    prefix = os.path.commonprefix(list(labels))
+    prefix = prefix[: prefix.rfind("_") + 1]
+    suffix = os.path.commonprefix([label[::-1] for label in labels])[::-1]
+    suffix = suffix[suffix.find("_"):] if "_" in suffix else ""
+    short = [label[len(prefix): len(label) - len(suffix)] for label in labels]
+    return short if all(short) else list(labels)
+
+
+def point_labels(systems: Sequence[System], labels: Sequence[str],
+                 near: float = 0.03) -> List[Tuple[Tuple[float, float], str]]:
+    """One plot label per group of points that would overlap (within ``near`` of the data's range
+    on both axes: e.g. two strategies with equal MACs and nearly equal error), joined by " / "."""
+    span_x = (max(s.gmacs for s in systems) - min(s.gmacs for s in systems)) if systems else 0.0
+    span_y = (max(s.err for s in systems) - min(s.err for s in systems)) if systems else 0.0
+    groups: List[Tuple[Tuple[float, float], List[str]]] = []
+    for system, label in sorted(zip(systems, labels), key=lambda pair: (pair[0].gmacs, pair[0].err)):
+        for (x, y), members in groups:
+            if abs(system.gmacs - x) <= near * span_x and abs(system.err - y) <= near * span_y:
+                members.append(label)
+                break
+        else:
+            groups.append(((system.gmacs, system.err), [label]))
+    return [(point, " / ".join(members)) for point, members in groups]
+
+
+def plot_pareto(systems: Sequence[System], baseline: System, options: ComputeOptions) -> None:
+    """Error rate against GMACs/s, one labelled point per system, the Pareto frontier as a line."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
+    metric = options.metric.upper()
+    points = [s for s in systems if s.err is not None]
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.add_subplot()
+    axes.scatter([s.gmacs for s in points], [s.err for s in points], color="tab:blue", zorder=3)
+    if baseline.err is not None:
+        axes.scatter([baseline.gmacs], [baseline.err], color="tab:red", marker="s", zorder=4,
+                     label=f"baseline ({baseline.label})")
+    front = pareto_front(points)
+    axes.plot([s.gmacs for s in front], [s.err for s in front], color="tab:green", linestyle="--",
+              zorder=2, label="Pareto frontier")
+    others = [s for s in points if s is not baseline]
+    for (gmacs, err), label in point_labels(others, short_labels([s.label for s in others])):
+        axes.annotate(label, (gmacs, err), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    axes.set_xlabel("GMACs per second of audio (encoder path)")
+    axes.set_ylabel(f"{metric} (%)")
+    axes.set_title(f"{metric} against compute, {options.decode_set}")
+    axes.margins(x=0.15, y=0.1)  # room for the labels
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    options.pareto.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(options.pareto, dpi=120)
+
+
+def within(baseline: System, others: Sequence[System], options: ComputeOptions,
+           index: int = 0) -> List[Tuple[System, float]]:
+    """(system, difference) of the strategies whose error rate ``options.metrics[index]`` is within
+    +threshold (absolute) of the baseline's, cheapest first; nothing without a baseline figure."""
+    base = baseline.errs[index]
+    if base is None:
+        return []
+    scored = [(s, s.errs[index] - base) for s in others if s.errs[index] is not None]
+    return sorted(((s, diff) for s, diff in scored if diff <= options.threshold + 1e-9),
+                  key=lambda pair: pair[0].gmacs)
+
+
+def within_sentence(baseline: System, others: Sequence[System], options: ComputeOptions,
+                    index: int = 0) -> str:
+    """``within`` in words."""
+    metric = options.metrics[index].upper()
+    base = baseline.errs[index]
+    if base is None:
+        return f"The baseline {baseline.label} has no {metric} on {options.decode_set}: no comparison."
+    scored = sum(s.errs[index] is not None for s in others)
+    keep = within(baseline, others, options, index)
+    threshold = f"{options.threshold:.1f}" if round(options.threshold, 1) == options.threshold \
+        else f"{options.threshold:g}"
+    what = (f"within +{threshold} {metric} (absolute) of the baseline {baseline.label} "
+            f"({metric} {base:.2f})")
+    if not keep:
+        return f"None of the {scored} other strategies stays {what}."
+    items = ", ".join(f"{s.label} ({diff:+.2f} {metric}, MACs "
+                      f"{_fmt(100.0 * (s.gmacs / baseline.gmacs - 1.0) if baseline.gmacs else None, '+.1f')} %)"
+                      for s, diff in keep)
+    verb = "stays" if len(keep) == 1 else "stay"
+    return f"{len(keep)} of the {scored} other strategies {verb} {what}, cheapest first: {items}."
+
+
+def baseline_seed_errors(experiments: Sequence[Path], names: Sequence[str], options: ComputeOptions,
+                         metric: str) -> List[float]:
+    """The baseline's error rate ``metric`` on the compared set in each of its seed runs
+    (``seed_groups``)."""
+    runs = seed_groups(experiments, names).get(SEED_SUFFIX.sub("", options.baseline), [])
+    return [error_rate(decode_dir, metric) for exp in runs
+            for decode_dir in decode_dirs_of(exp, options.decode_set, f"score_{metric}/result.json")]
+
+
+def baseline_seeds_sentence(experiments: Sequence[Path], names: Sequence[str],
+                            options: ComputeOptions, metric: str) -> Optional[str]:
+    """The baseline's spread over its seed runs, so that a reader can tell a strategy's difference
+    from seed-to-seed noise; None with one run."""
+    errs = baseline_seed_errors(experiments, names, options, metric)
+    if len(errs) < 2:
+        return None
+    metric = metric.upper()
+    return (f"The baseline's {metric} over its {len(errs)} seed runs is {statistics.mean(errs):.2f} ± "
+            f"{statistics.stdev(errs):.2f} (range {min(errs):.2f}-{max(errs):.2f}): a difference "
+            f"smaller than that spread is not evidence that a strategy is better or worse.")
+
+
+def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], options: ComputeOptions,
+                           out_dir: Path) -> List[str]:
+    """The fast-inference table, sentence and plot link (and the plot, if asked for); nothing
+    (with a warning) unless the baseline experiment has a macs.json on the set."""
+    found = compute_systems(experiments, names, options)
+    base_rows = [system for name, system in found if name == options.baseline]
+    if not base_rows:
+        logging.warning("no fast-inference table: experiment '%s' has no %s decode dir with macs.json",
+                        options.baseline, options.decode_set)
+        return []
+    baseline = base_rows[0]
+    others = [system for _, system in found if system is not baseline]
+    metric = options.metric.upper()
+    headers = (["strategy"] + [h for m in options.metrics for h in (m.upper(), f"Δ{m.upper()}")]
+               + ["GMACs/s", "MACs reduction %", "CPU decode time (s)", "time reduction %", "RTF",
+                  "params (M)", "mean exit layer"])
+    lines = [f"## Fast inference: {options.decode_set}", "",
+             f"Every system{'' if options.systems == '*' else f' named `{options.systems}`'} with a "
+             f"`macs.json` on `{options.decode_set}` against the baseline "
+             f"`{options.baseline}`, in the shape of Zaiem et al. (2023)'s table.", "",
+             "|" + "|".join(headers) + "|", "|" + "|".join("---" for _ in headers) + "|"]
+    for system in [baseline] + others:
+        errs = [cell for err, base in zip(system.errs, baseline.errs)
+                for cell in (_fmt(err, ".2f"),
+                             _fmt(None if err is None or base is None else err - base, "+.2f"))]
+        cells = [system.label + (" (baseline)" if system is baseline else ""), *errs,
+                 f"{system.gmacs:.3f}",
+                 _fmt(_reduction(system.gmacs, baseline.gmacs), ".1f"),
+                 _fmt(system.decode_seconds, ".1f"),
+                 _fmt(_reduction(system.decode_seconds, baseline.decode_seconds), ".1f"),
+                 _fmt(system.rtf, ".4f"), f"{system.params / 1e6:.2f}", _fmt(system.exit_layer, ".2f")]
+        lines.append("|" + "|".join(cells) + "|")
+    for index, compared in enumerate(options.metrics):
+        lines += ["", within_sentence(baseline, others, options, index)]
+        spread = baseline_seeds_sentence(experiments, names, options, compared)
+        if spread:
+            lines += ["", spread]
+    front = pareto_front([baseline] + others)
+    if front:
+        lines += ["", f"Pareto frontier ({metric} against GMACs/s: no other system has both a lower "
+                  f"{metric} and fewer MACs): {', '.join(s.label for s in front)}."]
+    if options.pareto is not None:
+        plot_pareto([baseline] + others, baseline, options)
+        lines += ["", f"![{metric} against GMACs/s]({os.path.relpath(options.pareto, out_dir)})"]
+    counted = sorted({s.num_utts for s in [baseline] + others})
+    lines += ["", f"GMACs/s: multiply-accumulates of the encoder path that decoding runs "
+              f"(downsampler, upstream, encoder, early exits, CTC projection) per second of audio, "
+              f"counted on the first {'/'.join(map(str, counted))} utterances (`macs.json`); CPU decode "
+              f"time: summed over the decoding jobs (`rtf.json`); reductions: relative to the "
+              f"baseline; mean exit layer: early-exit models (`exit_layer`).", ""]
+    return lines
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "fast inference", "a table of every system with macs.json against a baseline (Zaiem et al. 2023)")
+    group.add_argument("--baseline", default=None,
+                       help="experiment name (as in the summary) to compare with; without it, or if it "
+                       "has no macs.json on --compute_set, no fast-inference section is written")
+    group.add_argument("--compute_set", default="test", help="decode set compared (default: %(default)s)")
+    group.add_argument("--compute_metric", choices=("wer", "cer", "ter"), nargs="+", default=["wer"],
+                       help="error rates compared, each with its own columns and sentences; the first "
+                       "gives the Pareto frontier and the plot (default: wer)")
+    group.add_argument("--threshold", type=float, default=1.0,
+                       help="name the strategies within +this (absolute) of the baseline's error rate "
+                       "(default: %(default)s)")
+    group.add_argument("--compute_systems", default="*",
+                       help="glob of the experiment names compared with the baseline, e.g. '*_fastinf_*' "
+                       "(default: every experiment with macs.json)")
+    group.add_argument("--pareto", type=Path, default=None,
+                       help="write the error rate against GMACs/s plot (PNG) here and link it")
+
+
+def report(experiments: Sequence[Path], names: Sequence[str], args: argparse.Namespace,
+           out_dir: Path) -> List[str]:
+    """The fast-inference section when ``--baseline`` is given (``add_arguments``)."""
+    if getattr(args, "baseline", None) is None:
+        return []
+    options = ComputeOptions(args.baseline, args.compute_set, tuple(args.compute_metric), args.threshold,
+                             args.pareto, args.compute_systems)
+    return fast_inference_section(experiments, names, options, out_dir)

@@ -1,0 +1,48 @@
+"""Small fixture writers shared by the tests (imported as ``helpers``; pytest puts tests/ on sys.path)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+import pytest
+import soundfile
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_lines(path: Path, lines: List[str]) -> Path:
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def write_sine(path: Path, n_samples: int, fs: int = 16000) -> Path:
+    soundfile.write(path, 0.3 * np.sin(np.arange(n_samples) * 2 * np.pi * 440 / fs), fs)
+    return path
+
+
+def copy_recipes(tmp: Path) -> Tuple[Path, Dict[str, str]]:
+    """A copy of egs2/ (without generated data) and an environment that runs its recipes
+    with this interpreter's tools and a private corpus dir, as a user would."""
+    shutil.copytree(
+        ROOT / "egs2", tmp / "egs2", symlinks=True,
+        ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads", "RESULTS.md"),
+    )
+    shutil.copytree(ROOT / "conf", tmp / "conf")  # configs the recipes share (linked from their conf/)
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MINI_SLUE": str(tmp / "corpus"),
+    }
+    return tmp / "egs2", env
+
+
+def run(cmd: List[str], cwd: Path, env: Dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    """Run a recipe command; on failure, fail the test with the end of its stderr."""
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
+    return proc

@@ -1,0 +1,171 @@
+"""End to end: the mini_slue recipe on a tiny generated subset, stages 1-13, as a user runs it.
+
+Runs in a copy of egs2/ so that the repository's recipe dirs (and RESULTS.md) stay untouched.
+Then checks that stage 11 resumes from its checkpoint and that bad data (a corrupt or missing
+recording, an empty transcript, a duplicate id) stops stage 3 with an error naming the file and
+line.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from helpers import copy_recipes, run
+
+from espnet2_ext.bin import infer
+from espnet2_ext.corpora.slue_metrics import score_ner, score_sentiment
+from espnet2_ext.kaldi_files import read_map
+
+TINY = ["--local_data_opts", "--size tiny", "--test_sets", "test", "--nj", "2", "--inference_nj", "1"]
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    egs2, env = copy_recipes(tmp_path_factory.mktemp("e2e"))
+    path = egs2 / "mini_slue" / "asr1"
+    run(["./run.sh", "--stop_stage", "13", *TINY, "--train_args", "--max_epoch 1"], path, env)
+    return path, env
+
+
+def scores(path: Path, exp_glob: str, name: str) -> dict:
+    (result,) = path.glob(f"exp/{exp_glob}/*/test/{name}/result.json")
+    return json.loads(result.read_text())
+
+
+def edit_distance(ref: list, hyp: list) -> int:
+    """Levenshtein distance between two token lists (substitutions, deletions, insertions)."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+def decoded(path: Path, exp_glob: str, ref_name: str):
+    """(reference, hypothesis) maps of the test set for one experiment, and its decode dir."""
+    (decode_dir,) = path.glob(f"exp/{exp_glob}/*/test")
+    ref = read_map(path / "dump/raw/test" / ref_name)
+    return ref, read_map(decode_dir / "text", allow_empty=True), decode_dir
+
+
+def test_results_md_reports_every_task_metric_and_rtf(recipe):
+    path, _ = recipe
+    results = (path / "RESULTS.md").read_text()
+    for heading in ("WER", "CER", "label-F1", "macro-F1", "RTF"):
+        assert heading in results
+    # The reported figures are those of the decoded test set, recomputed here from its files.
+    ref, hyp, _ = decoded(path, "asr_asr_*", "text")
+    assert sorted(hyp) == sorted(ref)
+    wer = scores(path, "asr_asr_*", "score_wer")
+    assert wer["num_snt"] == len(ref)
+    errors = sum(edit_distance(ref[u].split(), hyp[u].split()) for u in ref)
+    assert wer["err"] == pytest.approx(100 * errors / sum(len(ref[u].split()) for u in ref), abs=0.01)
+    ner_ref, ner_hyp, _ = decoded(path, "asr_ner_*", "text.ner")
+    ner = scores(path, "asr_ner_*", "score_ner")
+    assert ner["f1"] == pytest.approx(score_ner(ner_ref, ner_hyp)["f1"])
+    sent_ref, sent_hyp, _ = decoded(path, "cls_sentiment_*", "text.sentiment")
+    labels = set((path / "data/token_list/sentiment_label/tokens.txt").read_text().split())
+    assert set(sent_hyp.values()) <= labels
+    sentiment = scores(path, "cls_sentiment_*", "score_sentiment")
+    assert sentiment["macro_f1"] == pytest.approx(score_sentiment(sent_ref, sent_hyp)["macro_f1"])
+    # RTF counts the test set's audio, as the dump dir's lengths give it.
+    _, _, decode_dir = decoded(path, "asr_asr_*", "text")
+    rtf = json.loads((decode_dir / "rtf.json").read_text())
+    samples = sum(int(n) for n in read_map(path / "dump/raw/test/utt2num_samples").values())
+    assert rtf["audio_seconds"] == pytest.approx(samples / 16000) and rtf["rtf"] > 0
+    # run.sh's fast-inference comparison: the ASR default is its baseline, CER then WER.
+    assert "|strategy|CER|ΔCER|WER|ΔWER|GMACs/s|" in results
+    assert "|asr_asr_train_asr (baseline)|" in results
+
+
+def test_stage_11_resumes_from_the_checkpoint(recipe):
+    path, env = recipe
+    (exp,) = path.glob("exp/asr_asr_*")
+    run(
+        ["./ssl_ft.sh", "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
+         "--train_config", "conf/train_asr.yaml", "--stage", "11", "--stop_stage", "11",
+         "--train_args", "--max_epoch 2"],
+        path, env,
+    )
+    # Resumed from checkpoint.pth: epoch 1 is not trained again, epoch 2 is; the first run's
+    # log is kept beside the new one.
+    log = (exp / "train.log").read_text()
+    assert "2epoch results" in log and "1epoch results" not in log
+    assert "1epoch results" in (exp / "train.log.1").read_text()
+    # The single CPU training process gets every core (other jobs keep path.sh's one thread).
+    assert f"OMP_NUM_THREADS={len(os.sched_getaffinity(0))} " in (exp / "run.sh").read_text()
+
+
+def test_packed_model_and_exp_dirs_serve_the_infer_command(recipe, capsys, monkeypatch):
+    path, env = recipe
+    (asr,) = path.glob("exp/asr_asr_*")
+    (cls,) = path.glob("exp/cls_sentiment_*")
+    run(["./ssl_ft.sh", "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
+         "--train_config", "conf/train_asr.yaml", "--stage", "14", "--stop_stage", "14"], path, env)
+    (packed,) = asr.glob("*.zip")
+    wav = path / "dump/raw/test/wav.scp"
+    utts = [line.split()[0] for line in wav.read_text().splitlines()]
+    labels = set((path / "data/token_list/sentiment_label/tokens.txt").read_text().split())
+    monkeypatch.chdir(path)  # exp configs name files relative to the recipe dir
+    for model in (packed, asr, cls):
+        capsys.readouterr()
+        assert infer.main(["--model", str(model), "--wav_scp", str(wav)]) == 0
+        lines = capsys.readouterr().out.splitlines()[-len(utts):]
+        assert [line.split()[0] for line in lines] == utts
+        if model == cls:
+            assert {line.split()[1] for line in lines} <= labels
+
+
+def corrupt_wav(data: Path, lines: dict) -> str:
+    corrupt = data.parent.parent / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF not really a wav file")
+    recid = lines["wav.scp"][1].split()[0]
+    lines["wav.scp"][1] = f"{recid} {corrupt}"
+    return "wav.scp:2"
+
+
+def missing_wav(data: Path, lines: dict) -> str:
+    recid = lines["wav.scp"][1].split()[0]
+    lines["wav.scp"][1] = f"{recid} {data / 'nowhere.wav'}"
+    return "wav.scp:2"
+
+
+def empty_transcript(data: Path, lines: dict) -> str:
+    lines["text"][2] = lines["text"][2].split()[0]
+    return "text:3"
+
+
+def duplicate_id(data: Path, lines: dict) -> str:
+    lines["text"].insert(1, lines["text"][0])
+    return "text:2"
+
+
+@pytest.mark.parametrize("damage", [corrupt_wav, missing_wav, empty_transcript, duplicate_id])
+def test_bad_data_fails_stage_3_naming_file_and_line(recipe, damage):
+    path, env = recipe
+    data = path / "data" / "test"
+    original = {name: (data / name).read_text() for name in ("wav.scp", "text")}
+    lines = {name: text.splitlines() for name, text in original.items()}
+    where = damage(data, lines)
+    try:
+        for name, content in lines.items():
+            (data / name).write_text("\n".join(content) + "\n")
+        proc = run(
+            ["./ssl_ft.sh", "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
+             "--train_config", "conf/train_asr.yaml", "--stage", "3", "--stop_stage", "3"],
+            path, env, check=False,
+        )
+    finally:
+        for name, content in original.items():
+            (data / name).write_text(content)
+    assert proc.returncode != 0
+    assert f"data/test/{where}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_run_sh_rejects_an_unknown_target(tmp_path):
+    egs2, env = copy_recipes(tmp_path)
+    proc = run(["./run.sh", "--targets", "asr sentiments"], egs2 / "mini_slue" / "asr1", env, check=False)
+    assert proc.returncode == 2 and "unknown target 'sentiments'" in proc.stderr
