@@ -17,8 +17,10 @@ n_iter=1                  # HuBERT iterations.
 n_clusters=100            # k-means clusters (targets) per iteration.
 feature_layer=3           # Layer of iteration i-1 clustered for iteration i > 1 (1-based).
 km_portion=0.3            # Fraction of the training utterances k-means is fitted on (iteration > 1).
+warm_start=false          # Iteration i > 1 starts from iteration i-1's encoder (HuBERT: from scratch).
 train_configs=            # One hubert_train config per iteration (space separated).
-train_args=               # Extra training options (override the configs).
+train_args=               # Extra training options of every iteration (override the configs).
+iter_train_args=          # Extra training options per iteration, ';'-separated: "--max_epoch 7;--max_epoch 20".
 train_set=
 valid_set=
 local_data_opts=
@@ -35,6 +37,7 @@ help_message=$(sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//')
 . ./path.sh
 
 read -r -a configs <<< "${train_configs}"
+IFS=';' read -r -a iter_args <<< "${iter_train_args}"
 [ -n "${train_set}" ] && [ -n "${valid_set}" ] || { log "--train_set and --valid_set are required"; exit 2; }
 [ "${#configs[@]}" -eq "${n_iter}" ] || { log "--train_configs needs ${n_iter} configs"; exit 2; }
 data_feats="${dumpdir}/raw"
@@ -73,13 +76,20 @@ for iter in $(seq "${n_iter}"); do
         done
         labels tokens --n_clusters "${n_clusters}" "data/token_list/${target}_word/tokens.txt"
     fi
+    init_opts=()
+    if [ "${warm_start}" = true ] && [ "${iter}" -gt 1 ]; then
+        init_opts=(--pretrained_model "${exp}/init.pth")
+    fi
     for step in 1 2; do  # statistics and pretraining are ssl_ft.sh's stages 10 and 11
         selected "${step}" || continue
+        if [ "${step}" = 2 ] && [ ${#init_opts[@]} -gt 0 ]; then
+            ${python} -m espnet2_ext.ssl.warm_start "${feature%:*}" "${exp}/init.pth"
+        fi
         log "Stage $((first_stage + step)): ssl_ft.sh stage $((9 + step)) (hubert task) -> ${exp}"
         ./ssl_ft.sh "${common[@]}" --stage "$((9 + step))" --stop_stage "$((9 + step))" \
             --task hubert --target "${target}" --text_name "text.${target}" --token_type word \
-            --train_config "${configs[$((iter - 1))]}" --tag "${target}" \
-            --train_args "--num_classes ${n_clusters} ${train_args}"
+            --train_config "${configs[$((iter - 1))]}" --tag "${target}" "${init_opts[@]}" \
+            --train_args "--num_classes ${n_clusters} ${train_args} ${iter_args[$((iter - 1))]:-}"
     done
     if selected 3; then
         log "Stage $((first_stage + 3)): export -> ${exp}/upstream.pth"
