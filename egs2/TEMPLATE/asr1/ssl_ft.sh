@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fine-tune an SSL speech encoder with ESPnet2: the stage pipeline shared by every recipe.
 #
-# Stage numbers follow ESPnet's egs2/TEMPLATE/asr1/asr.sh; option names are those ESPnet's
-# one-model templates (tts.sh, enh.sh) use: --train_config, --train_args, --tag, --inference_*.
+# Stage numbers follow ESPnet's egs2/TEMPLATE/asr1/asr.sh; option names are those of ESPnet's
+# one-model templates (tts.sh, svs.sh, codec.sh): --train_config, --train_args, --tag, --inference_*.
 # Every helper that the pip package lacks (Kaldi utils, sclite, spm_train, run.pl...) is a tested
 # Python module of espnet2_ext.recipe, so the pipeline needs nothing beyond `pip install`.
 #   1 local/data.sh            5 token list           10 collect stats     13 scoring + RESULTS.md
@@ -70,7 +70,7 @@ train_set=
 valid_set=
 test_sets=
 
-help_message=$(sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//')
+help_message=$(sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//')
 . "$(dirname "$(readlink -f "$0")")/parse_options.sh"
 [ $# -eq 0 ] || { log "unexpected argument '$1' (options are --name value; see --help)"; exit 2; }
 . ./path.sh
@@ -348,7 +348,7 @@ if run_stage 13 && [ "${skip_eval}" = false ]; then
     # A recipe's local/RESULTS.head.md (how to reproduce each system) heads its RESULTS.md.
     _head=(); [ -f local/RESULTS.head.md ] && _head=(--preamble local/RESULTS.head.md)
     read -r -d "" -a _results_opts <<< "${results_opts}" || true  # split, no globbing: patterns stay
-    recipe results "${expdir}" --out RESULTS.md "${_head[@]}" "${_results_opts[@]}"
+    recipe results "${expdir}" --out RESULTS.md --curves RESULTS.curves.png "${_head[@]}" "${_results_opts[@]}"
     recipe results "${exp}" --out "${exp}/RESULTS.md"
     log "Results: $(pwd)/RESULTS.md"
 fi
