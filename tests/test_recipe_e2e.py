@@ -75,6 +75,9 @@ def test_results_md_reports_every_task_metric_and_rtf(recipe):
     rtf = json.loads((decode_dir / "rtf.json").read_text())
     samples = sum(int(n) for n in read_map(path / "dump/raw/test/utt2num_samples").values())
     assert rtf["audio_seconds"] == pytest.approx(samples / 16000) and rtf["rtf"] > 0
+    # The training section: one epoch each (--max_epoch 1), the curves plotted beside RESULTS.md.
+    assert any(line.startswith("|asr_asr_train_asr|1|") for line in results.splitlines())
+    assert (path / "RESULTS.curves.png").read_bytes()[:4] == b"\x89PNG"
     # run.sh's fast-inference comparison: the ASR default is its baseline, CER then WER.
     assert "|strategy|CER|ΔCER|WER|ΔWER|GMACs/s|" in results
     assert "|asr_asr_train_asr (baseline)|" in results

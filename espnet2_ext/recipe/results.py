@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet2_ext.errors import DataError, at, cli_entry
+from espnet2_ext.recipe.curves import training_table
 from espnet2_ext.recipe.plugins import Plugin, load_plugins
 
 
@@ -295,10 +296,11 @@ def seeds_table(experiments: Sequence[Path], names: Sequence[str], tables: Table
 
 def render(exp_root: Path, out_path: Path, title: str = "RESULTS", preamble: Optional[str] = None,
            env: Optional[List[str]] = None, plugins: Sequence[Plugin] = (),
-           options: Optional[argparse.Namespace] = None) -> str:
-    """The whole RESULTS.md text; ``preamble`` (free Markdown) follows the environment; each
-    plugin's ``report`` gets ``options`` (the parsed command line) and may add a section (and
-    write files such as plots)."""
+           options: Optional[argparse.Namespace] = None, curves: Optional[Path] = None) -> str:
+    """The whole RESULTS.md text; ``preamble`` (free Markdown) follows the environment; the
+    training section plots the validation curves into ``curves`` if given; each plugin's ``report``
+    gets ``options`` (the parsed command line) and may add a section (and write files such as
+    plots)."""
     tables = Tables(tuple(plugins))
     experiments = find_experiments(exp_root, tables)
     if not experiments:
@@ -312,6 +314,7 @@ def render(exp_root: Path, out_path: Path, title: str = "RESULTS", preamble: Opt
              for exp in experiments]
     lines += summary_table(experiments, names, tables)
     lines += seeds_table(experiments, names, tables)
+    lines += training_table(experiments, names, curves, out_path.resolve().parent)
     for plugin in plugins:
         if plugin.report is not None:
             lines += plugin.report(experiments, names, options or argparse.Namespace(),
@@ -336,6 +339,9 @@ def build_parser(plugins: Sequence[Plugin] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--preamble", type=Path, default=None,
                         help="Markdown file inserted after the environment block (e.g. a "
                         "'How to reproduce' section with the exact commands)")
+    parser.add_argument("--curves", type=Path, default=None,
+                        help="write the validation curves of every trained experiment (PNG) here and link "
+                        "it from the training section")
     for plugin in plugins:
         if plugin.add_report_arguments is not None:
             plugin.add_report_arguments(parser)
@@ -353,7 +359,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.preamble is not None and not args.preamble.is_file():
         raise DataError(f"{args.preamble}: preamble file not found")
     preamble = args.preamble.read_text(encoding="utf-8") if args.preamble else None
-    text = render(args.exp_root, out, args.title, preamble, plugins=plugins, options=args)
+    text = render(args.exp_root, out, args.title, preamble, plugins=plugins, options=args, curves=args.curves)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     logging.info("wrote %s", out)

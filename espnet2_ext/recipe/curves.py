@@ -1,0 +1,143 @@
+"""Learning curves of ESPnet training runs, read from their logs (``exp/<name>/train.log``).
+
+ESPnet's trainer logs one ``<N>epoch results: [train] key=value, ... [valid] key=value, ...`` line
+per epoch; a resumed run moves the earlier log to ``train.log.<n>`` (stage 11), so every log of an
+experiment is read and the latest line of an epoch wins. ``total_count`` is cumulative (updates so
+far) and ``time`` is the wall time of the epoch's part, in humanfriendly's words ("1 minute and
+2.5 seconds"). RESULTS.md's "Training" table and its curves plot come from here, so that a reader
+sees whether each system had stopped improving and what it cost.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+EPOCH_LINE = re.compile(r"(\d+)epoch results: \[train\] (.*?), \[valid\] (.*)$")
+TIME_UNITS = {"week": 604800.0, "day": 86400.0, "hour": 3600.0, "minute": 60.0, "second": 1.0,
+              "millisecond": 1e-3, "microsecond": 1e-6, "nanosecond": 1e-9}
+# The validation figure a curve shows, by preference: CTC character error rate (ASR), accuracy
+# (classification, HuBERT masked prediction), then the loss.
+CURVE_KEYS = ("cer_ctc", "acc", "acc_m", "loss")
+
+
+@dataclass(frozen=True)
+class Epoch:
+    train: Dict[str, str]
+    valid: Dict[str, str]
+
+
+def seconds(text: str) -> float:
+    """humanfriendly's ``format_timespan`` back to seconds: "1 hour, 2 minutes and 3.5 seconds"."""
+    total = 0.0
+    for amount, unit in re.findall(r"([\d.]+) (week|day|hour|minute|second|millisecond|microsecond|nanosecond)s?",
+                                    text):
+        total += float(amount) * TIME_UNITS[unit]
+    return total
+
+
+def _fields(text: str) -> Dict[str, str]:
+    return dict(item.split("=", 1) for item in text.split(", ") if "=" in item)
+
+
+def read_epochs(exp: Path) -> Dict[int, Epoch]:
+    """Epoch number -> its logged results, from ``train.log.<n>`` (oldest first) and ``train.log``."""
+    logs = sorted(exp.glob("train.log.*"), key=lambda p: int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0)
+    epochs: Dict[int, Epoch] = {}
+    for log in [*logs, exp / "train.log"]:
+        if not log.is_file():
+            continue
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            match = EPOCH_LINE.search(line)
+            if match:
+                epochs[int(match.group(1))] = Epoch(_fields(match.group(2)), _fields(match.group(3)))
+    return epochs
+
+
+def _number(fields: Dict[str, str], key: str) -> Optional[float]:
+    try:
+        value = float(fields[key])
+    except (KeyError, ValueError):
+        return None
+    return None if value != value else value  # nan: not computed
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a training run did: epochs, updates, wall time, and its validation curve."""
+
+    epochs: int
+    updates: int
+    train_seconds: float
+    curve_key: str
+    curve: Tuple[Tuple[int, float], ...]  # (epoch, value of curve_key)
+    best_epoch: int  # by validation loss
+
+    @property
+    def best_value(self) -> float:
+        return dict(self.curve)[self.best_epoch]
+
+
+def summarise(epochs: Dict[int, Epoch]) -> Optional[Run]:
+    """The run of ``read_epochs``; None without any epoch line."""
+    if not epochs:
+        return None
+    order = sorted(epochs)
+    last = epochs[order[-1]]
+    key = next((k for k in CURVE_KEYS if _number(last.valid, k) is not None), None)
+    if key is None:
+        return None
+    curve = tuple((e, _number(epochs[e].valid, key)) for e in order if _number(epochs[e].valid, key) is not None)
+    losses = [(_number(epochs[e].valid, "loss"), e) for e in order if _number(epochs[e].valid, "loss") is not None]
+    best = min(losses)[1] if losses else order[-1]
+    return Run(
+        epochs=len(order),
+        updates=int(_number(last.train, "total_count") or 0),
+        train_seconds=sum(seconds(epochs[e].train.get("time", "")) for e in order),
+        curve_key=key,
+        curve=curve,
+        best_epoch=best if best in dict(curve) else curve[-1][0],
+    )
+
+
+def training_table(experiments: Sequence[Path], names: Sequence[str], plot: Optional[Path],
+                   out_dir: Path) -> List[str]:
+    """RESULTS.md's "Training" section (and the curves plot, if asked for); nothing without logs."""
+    runs = [(name, summarise(read_epochs(exp))) for exp, name in zip(experiments, names)]
+    runs = [(name, run) for name, run in runs if run is not None]
+    if not runs:
+        return []
+    lines = ["## Training", "",
+             "Per system: epochs and updates trained, training wall time (the epochs' training part, "
+             "from ESPnet's log), the validation figure of the curve at the epoch with the lowest "
+             "validation loss and at the last epoch.", "",
+             "|experiment|epochs|updates|train time (min)|curve|best epoch (valid loss)|at best|at last|",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, run in runs:
+        lines.append(f"|{name}|{run.epochs}|{run.updates}|{run.train_seconds / 60:.1f}|valid {run.curve_key}|"
+                     f"{run.best_epoch}|{run.best_value:.3f}|{run.curve[-1][1]:.3f}|")
+    if plot is not None:
+        plot_curves(runs, plot)
+        lines += ["", f"![validation curves]({Path(os.path.relpath(plot, out_dir)).as_posix()})"]
+    return lines + [""]
+
+
+def plot_curves(runs: Sequence[Tuple[str, Run]], path: Path) -> None:
+    """One panel per validation figure, one line per system."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
+    keys = sorted({run.curve_key for _, run in runs}, key=CURVE_KEYS.index)
+    figure = Figure(figsize=(7, 3.5 * len(keys)))
+    for index, key in enumerate(keys):
+        axes = figure.add_subplot(len(keys), 1, index + 1)
+        for name, run in runs:
+            if run.curve_key == key:
+                axes.plot([e for e, _ in run.curve], [v for _, v in run.curve], marker=".", label=name)
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(f"valid {key}")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=6)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)

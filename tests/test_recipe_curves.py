@@ -1,0 +1,48 @@
+"""Learning curves from ESPnet's training logs (espnet2_ext.recipe.curves)."""
+
+from espnet2_ext.recipe.curves import read_epochs, seconds, summarise, training_table
+
+LINE = ("[vm] 2026-12-05 18:48:09,577 (trainer:394) INFO: {e}epoch results: [train] iter_time=0.009, "
+        "loss_ctc=845.318, loss=845.318, train_time=0.285, time={time}, total_count={count}, "
+        "[valid] loss_ctc={loss}, cer_ctc={cer}, loss_att=nan, acc=nan, loss={loss}, time=0.97 seconds, "
+        "total_count=4")
+
+
+def write_log(path, rows):
+    path.write_text("\n".join(["some other line"] + [LINE.format(**row) for row in rows]) + "\n")
+
+
+def test_seconds_reads_humanfriendly_timespans():
+    assert seconds("1.71 seconds") == 1.71
+    assert seconds("1 minute and 2.5 seconds") == 62.5
+    assert seconds("1 hour, 2 minutes and 3 seconds") == 3723.0
+
+
+def test_a_resumed_run_reads_every_log_and_the_latest_line_of_an_epoch_wins(tmp_path):
+    exp = tmp_path / "asr_x"
+    exp.mkdir()
+    write_log(exp / "train.log.1", [dict(e=1, time="1 minute and 0.0 seconds", count=10, loss=90.0, cer=0.9),
+                                    dict(e=2, time="30.0 seconds", count=20, loss=99.0, cer=0.99)])
+    write_log(exp / "train.log", [dict(e=2, time="1 minute and 0.0 seconds", count=20, loss=70.0, cer=0.6),
+                                  dict(e=3, time="1 minute and 0.0 seconds", count=30, loss=75.0, cer=0.5)])
+    epochs = read_epochs(exp)
+    assert sorted(epochs) == [1, 2, 3] and epochs[2].valid["loss"] == "70.0"
+    run = summarise(epochs)
+    assert (run.epochs, run.updates, run.train_seconds) == (3, 30, 180.0)
+    assert run.curve_key == "cer_ctc"  # acc is nan: not computed for a CTC-only model
+    assert run.curve == ((1, 0.9), (2, 0.6), (3, 0.5))
+    assert (run.best_epoch, run.best_value) == (2, 0.6)  # lowest validation loss, not the last epoch
+
+
+def test_training_table_and_plot(tmp_path):
+    exp = tmp_path / "asr_x"
+    exp.mkdir()
+    write_log(exp / "train.log", [dict(e=1, time="2.0 seconds", count=5, loss=9.0, cer=0.9)])
+    (tmp_path / "untrained").mkdir()
+    png = tmp_path / "curves.png"
+    lines = training_table([exp, tmp_path / "untrained"], ["asr_x", "untrained"], png, tmp_path)
+    assert "|asr_x|1|5|0.0|valid cer_ctc|1|0.900|0.900|" in lines
+    assert not any(line.startswith("|untrained|") for line in lines)
+    assert "![validation curves](curves.png)" in lines
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert training_table([tmp_path / "untrained"], ["untrained"], None, tmp_path) == []
