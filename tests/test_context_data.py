@@ -59,7 +59,9 @@ def test_mode_a_neighbour_scps_use_the_segment_itself_where_the_neighbour_is_mis
         f"--train_data_path_and_name_and_type={folder}/speech_prev.scp,speech_prev,sound",
         f"--train_data_path_and_name_and_type={folder}/speech_next.scp,speech_next,sound",
         f"--train_data_path_and_name_and_type={folder}/ctx_mask,ctx_mask,text_int",
+        f"--train_data_path_and_name_and_type={data_dir}/context/utt2pos,utt2pos,text_int",
     ]
+    assert (data_dir / "context" / "utt2pos").read_text() == "a0 0 0\na1 0 1\na2 0 2\nb0 1 0\n"
     # Validation and decoding read speech only.
     assert main(argv) == 0 and capsys.readouterr().out.split() == [
         f"--train_data_path_and_name_and_type={data_dir}/wav.scp,speech,sound"]

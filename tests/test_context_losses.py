@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from espnet2_ext.context.losses import context_loss, pairs_from_positions
+from espnet2_ext.context.losses import context_loss, copies_of_anchor_or_positive, pairs_from_positions
 
 # Anchors a0..a2 and targets b0..b2; a0 has neighbours b0 and b1, a1 has b2, a2 has none.
 ANCHORS = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -75,3 +75,13 @@ def test_pairs_from_positions_follow_recording_and_offsets():
     assert pairs_from_positions(positions, [1]).tolist() == [[0, 1], [1, 2]]
     window = pairs_from_positions(positions, [-2, -1, 1, 2]).tolist()
     assert window == [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1], [2, 4], [4, 2]]
+
+
+def test_copies_of_the_anchor_or_its_positives_are_excluded():
+    anchors = torch.tensor([[0, 0], [0, 1]])  # segments 0 and 1 of recording 0
+    bank = torch.tensor([[0, 1], [0, 0], [0, 2], [0, 1]])  # 0's next, 1's prev, 1's next, a second (0, 1)
+    pairs = torch.tensor([[0, 0], [1, 1], [1, 2]])
+    assert copies_of_anchor_or_positive(anchors, bank, pairs).tolist() == [
+        [True, True, False, True],  # its positive (0, 1) and both copies, and its own audio (0, 0)
+        [True, True, True, True],  # its own audio (0, 1) twice, and its positives (0, 0), (0, 2)
+    ]

@@ -18,12 +18,14 @@ def speech(seed: int, lengths: torch.Tensor = LENGTHS) -> dict:
     return {"speech": wave, "speech_lengths": lengths}
 
 
-def neighbours(mask) -> dict:
-    """speech_prev/speech_next inputs and their ctx_mask (columns: offsets -1, 1)."""
+def neighbours(mask, positions=((0, 5), (1, 5), (2, 5))) -> dict:
+    """speech_prev/speech_next inputs, their ctx_mask (columns: offsets -1, 1) and the items'
+    (recording, index) rows (by default three recordings: no item is another's neighbour)."""
     prev, nxt = speech(1), speech(2, torch.tensor([7000, 8000, 5000]))
     return {"speech_prev": prev["speech"], "speech_prev_lengths": prev["speech_lengths"],
             "speech_next": nxt["speech"], "speech_next_lengths": nxt["speech_lengths"],
-            "ctx_mask": torch.tensor(mask), "ctx_mask_lengths": torch.tensor([2, 2, 2])}
+            "ctx_mask": torch.tensor(mask), "ctx_mask_lengths": torch.tensor([2, 2, 2]),
+            "utt2pos": torch.tensor(positions), "utt2pos_lengths": torch.tensor([2, 2, 2])}
 
 
 def ctx(**model_conf) -> dict:
@@ -57,6 +59,26 @@ def test_asr_mode_a_forward_backward_and_loss_over_existing_neighbours(tmp_path,
         pairs = torch.tensor([[0, 0], [0, 1], [1, 2]])
         expected = context_loss(loss_kind, anchors, torch.cat([prev, nxt]), pairs)
     assert stats["loss_ctx"].item() == pytest.approx(expected.item(), rel=1e-4, abs=1e-6)
+
+
+def test_mode_a_infonce_keeps_batch_items_that_are_neighbours_out_of_the_negatives(tmp_path):
+    model = build(tmp_path, "asr", **ctx(context_source="neighbours", context_loss="infonce"))
+    model.train()
+    # Items 0 and 1 are segments 0 and 1 of recording 4: item 0's next is item 1's audio, item 1's
+    # previous is item 0's; item 2 (recording 7) has a next neighbour.
+    batch = {**speech(0), **TEXT, **neighbours([[0, 1], [1, 0], [0, 1]], positions=((4, 0), (4, 1), (7, 3)))}
+    _, stats, _ = model(**batch)
+    with torch.no_grad():
+        vec = model.context_vectors
+        anchors = vec(batch["speech"], batch["speech_lengths"])
+        bank = torch.cat([vec(batch["speech_prev"][1:2], batch["speech_prev_lengths"][1:2]),
+                          vec(batch["speech_next"][[0, 2]], batch["speech_next_lengths"][[0, 2]])])
+        pairs = torch.tensor([[1, 0], [0, 1], [2, 2]])  # bank: item 1's prev = (4, 0), next of 0 = (4, 1), (7, 4)
+        exclude = torch.tensor([[True, False, False], [False, True, False], [False, False, False]])
+        fixed = context_loss("infonce", anchors, bank, pairs, exclude=exclude)
+        buggy = context_loss("infonce", anchors, bank, pairs)  # own audio counted as a negative
+    assert stats["loss_ctx"].item() == pytest.approx(fixed.item(), rel=1e-4, abs=1e-6)
+    assert abs(fixed.item() - buggy.item()) > 1e-3
 
 
 def test_asr_mode_a_without_any_neighbour_adds_zero(tmp_path):

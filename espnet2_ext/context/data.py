@@ -11,7 +11,8 @@ stage-10 statistics dir. The systems:
   ``speech_next``, ...: the neighbour's audio, or the segment's own where the neighbour is
   missing), and ``ctx_mask`` (``text_int``, one 0/1 per offset in the config's order: whether the
   neighbour exists). ESPnet's dataset needs every key in every file, hence the stand-in; the mask
-  keeps it out of the loss;
+  keeps it out of the loss. Also ``utt2pos`` (below): InfoNCE leaves out of its negatives a batch
+  item's audio that is also another item's neighbour;
 * ``model: ctx_aware``, ``context_source: batch`` (mode b), with ``training``: also ``utt2pos``
   (``text_int``: recording number in sorted recording-id order, segment index);
 * ``frontend: ssl_upstream_inject``: ``speech`` is two-channel audio, the contiguous neighbours
@@ -111,7 +112,7 @@ def inputs_for(spec: ContextSpec, data_dir: PathLike, training: bool) -> List[In
         folder = out / f"neighbours_{_tag(spec.offsets)}"
         inputs += [(str(folder / f"{neighbour_key(o)}.scp"), neighbour_key(o), "sound") for o in spec.offsets]
         inputs.append((str(folder / CTX_MASK), CTX_MASK, "text_int"))
-    if training and spec.kind == "batch":
+    if training and spec.kind in ("neighbours", "batch"):  # which segment each item (and neighbour) is
         inputs.append((str(out / POSITIONS), POSITIONS, "text_int"))
     return inputs
 
@@ -122,10 +123,10 @@ def write_inputs(spec: ContextSpec, data_dir: PathLike, training: bool) -> List[
     inputs = inputs_for(spec, data_dir, training)
     if spec.kind == "inject":
         write_injected(data_dir, Path(inputs[0][0]).parent, spec.offsets, frame_stride(dict(spec.frontend_conf)))
-    elif training and spec.kind == "neighbours":
-        write_neighbour_inputs(data_dir, Path(inputs[1][0]).parent, spec.offsets)
-    elif training and spec.kind == "batch":
-        write_positions(data_dir, inputs[1][0])
+    elif training and spec.kind in ("neighbours", "batch"):
+        if spec.kind == "neighbours":
+            write_neighbour_inputs(data_dir, Path(inputs[1][0]).parent, spec.offsets)
+        write_positions(data_dir, inputs[-1][0])
     return inputs
 
 

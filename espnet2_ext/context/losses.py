@@ -65,6 +65,22 @@ def _infonce(
     return -log_probs[rows, j]
 
 
+def copies_of_anchor_or_positive(anchor_ids: torch.Tensor, bank_ids: torch.Tensor,
+                                 pairs: torch.Tensor) -> torch.Tensor:
+    """(N, M) True where bank entry m is the same segment as anchor n or as one of n's positives.
+
+    ``anchor_ids`` (N, 2) and ``bank_ids`` (M, 2) are (recording, index) rows. When neighbours come
+    as extra inputs (mode a) and two segments of one recording share a batch, the bank holds the
+    anchor's own audio (as the other's neighbour) or a second copy of its positive: InfoNCE must
+    not count either as a negative (``context_loss(exclude=...)``).
+    """
+    own = (bank_ids[None, :, :] == anchor_ids[:, None, :]).all(-1)
+    same_segment = (bank_ids[:, None, :] == bank_ids[None, :, :]).all(-1).float()  # (M, M)
+    positive = torch.zeros_like(own, dtype=torch.float)
+    positive[pairs[:, 0], pairs[:, 1]] = 1.0
+    return own | (positive @ same_segment > 0)
+
+
 def pairs_from_positions(positions: torch.Tensor, offsets: Sequence[int]) -> torch.Tensor:
     """(anchor, neighbour) index pairs within a batch from (B, 2) (recording, index) rows."""
     same = positions[:, None, 0] == positions[None, :, 0]

@@ -37,7 +37,7 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2_ext.context import (
     CONTEXT_DATA_NAMES, CTX_MASK, DEFAULT_OFFSETS, DEFAULT_SOURCE, POSITIONS, neighbour_key,
 )
-from espnet2_ext.context.losses import LOSSES, context_loss, pairs_from_positions
+from espnet2_ext.context.losses import LOSSES, context_loss, copies_of_anchor_or_positive, pairs_from_positions
 from espnet2_ext.context.module import ContextFusion, ContextModule
 
 SOURCES = ("neighbours", "batch", "none")
@@ -181,22 +181,31 @@ class ContextAwareMixin:
             pairs = pairs_from_positions(positions[:, :2], self.context_offsets)
             exclude = torch.eye(len(context), dtype=torch.bool, device=context.device)
             return self._loss(context, context, pairs, exclude)
-        bank, pairs = self._neighbour_vectors(inputs)
-        return self._loss(context, bank, pairs, None)
+        bank, pairs, sources = self._neighbour_vectors(inputs)
+        exclude = None
+        if self.context_loss == "infonce":  # a batch item may also be in the bank: not a negative
+            positions = _required(inputs, POSITIONS, self.context_source)[:, :2]
+            bank_ids = positions[sources[:, 0]] + torch.stack([torch.zeros_like(sources[:, 1]), sources[:, 1]], 1)
+            exclude = copies_of_anchor_or_positive(positions, bank_ids, pairs)
+        return self._loss(context, bank, pairs, exclude)
 
     def _loss(self, anchors: torch.Tensor, bank: torch.Tensor, pairs: torch.Tensor,
               exclude: Optional[torch.Tensor]) -> torch.Tensor:
         return context_loss(self.context_loss, anchors, bank, pairs, self.context_temperature, exclude,
                             self.context_stop_gradient)
 
-    def _neighbour_vectors(self, inputs: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Context vectors of the existing neighbours (M, d_c) and (segment, vector) index pairs."""
+    def _neighbour_vectors(
+        self, inputs: Dict[str, torch.Tensor]
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Context vectors of the existing neighbours (M, d_c), (segment, vector) index pairs, and
+        each vector's (segment, offset)."""
         mask = _required(inputs, CTX_MASK, self.context_source)
         if mask.dim() != 2 or mask.size(1) != len(self.context_offsets):
             raise ValueError(f"{CTX_MASK} has {mask.size(-1)} columns for {len(self.context_offsets)} "
                              f"context_offsets {self.context_offsets}: rewrite it for this config")
         vectors: List[torch.Tensor] = []
         pairs: List[torch.Tensor] = []
+        sources: List[torch.Tensor] = []
         count = 0
         with torch.no_grad(), _eval_mode(self):
             for column, key in enumerate(self.neighbour_keys):
@@ -207,10 +216,12 @@ class ContextAwareMixin:
                 lengths = inputs[f"{key}_lengths"][rows]
                 vectors.append(self.context_vectors(speech, lengths))
                 pairs.append(torch.stack([rows, count + torch.arange(len(rows), device=rows.device)], 1))
+                sources.append(torch.stack([rows, torch.full_like(rows, self.context_offsets[column])], 1))
                 count += len(rows)
         if not vectors:
-            return mask.new_zeros((0, 1), dtype=torch.float), mask.new_zeros((0, 2), dtype=torch.long)
-        return torch.cat(vectors), torch.cat(pairs)
+            empty = mask.new_zeros((0, 2), dtype=torch.long)
+            return mask.new_zeros((0, 1), dtype=torch.float), empty, empty
+        return torch.cat(vectors), torch.cat(pairs), torch.cat(sources)
 
 
 def _required(inputs: Dict[str, torch.Tensor], key: str, source: str) -> torch.Tensor:
