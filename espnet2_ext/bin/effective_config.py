@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
 
 from espnet2_ext.errors import DataError, cli_entry
+from espnet2_ext.kaldi_files import replaced_atomically
 from espnet2_ext.tasks import TASKS
 
 
@@ -40,11 +41,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         config = Path(train_args[train_args.index("--config") + 1])
         if not config.is_file():
             raise DataError(f"{config}: no such config")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        yaml_no_alias_safe_dump(effective_config(args.task, train_args), f, indent=4, sort_keys=False)
-    tmp.replace(args.out)
+    config = effective_config(args.task, train_args)
+    with replaced_atomically(args.out) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        yaml_no_alias_safe_dump(config, f, indent=4, sort_keys=False)
     return 0
 
 

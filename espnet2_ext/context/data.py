@@ -122,26 +122,26 @@ def write_inputs(spec: ContextSpec, data_dir: PathLike, training: bool) -> List[
     data_dir = Path(data_dir)
     inputs = inputs_for(spec, data_dir, training)
     if spec.kind == "inject":
-        write_injected(data_dir, Path(inputs[0][0]).parent, spec.offsets, frame_stride(dict(spec.frontend_conf)))
+        wav, nmap = _neighbour_map(data_dir)
+        write_injected(wav, nmap, Path(inputs[0][0]).parent, spec.offsets, frame_stride(dict(spec.frontend_conf)))
     elif training and spec.kind in ("neighbours", "batch"):
+        wav, nmap = _neighbour_map(data_dir)  # read once for both files of mode a
         if spec.kind == "neighbours":
-            write_neighbour_inputs(data_dir, Path(inputs[1][0]).parent, spec.offsets)
-        write_positions(data_dir, inputs[-1][0])
+            write_neighbour_inputs(wav, nmap, Path(inputs[1][0]).parent, spec.offsets)
+        write_positions(wav, nmap, inputs[-1][0])
     return inputs
 
 
-def write_neighbour_inputs(data_dir: Path, out_dir: Path, offsets: Sequence[int]) -> None:
+def write_neighbour_inputs(wav: Mapping[str, str], nmap: NeighbourMap, out_dir: Path, offsets: Sequence[int]) -> None:
     """``<neighbour key>.scp`` per offset (the segment itself if missing) and ``ctx_mask``."""
-    wav, nmap = _neighbour_map(data_dir)
     found = {u: nmap.neighbours(u, offsets) for u in wav}
     for offset in offsets:
         write_map(out_dir / f"{neighbour_key(offset)}.scp", {u: wav[n[offset] or u] for u, n in found.items()})
     write_map(out_dir / CTX_MASK, {u: " ".join(str(int(n[o] is not None)) for o in offsets) for u, n in found.items()})
 
 
-def write_positions(data_dir: Path, out: PathLike) -> None:
+def write_positions(wav: Mapping[str, str], nmap: NeighbourMap, out: PathLike) -> None:
     """``utt2pos``: uttid, recording number (sorted recording ids), index in the recording."""
-    wav, nmap = _neighbour_map(data_dir)
     positions = {u: nmap.position(u) for u in wav}
     numbers = {rec: n for n, rec in enumerate(sorted({rec for rec, _ in positions.values()}))}
     write_map(out, {u: f"{numbers[rec]} {index}" for u, (rec, index) in positions.items()})
@@ -157,9 +157,9 @@ def frame_stride(frontend_conf: Mapping[str, Any]) -> int:
     return receptive_field(cnn_layers(upstream))[1]
 
 
-def write_injected(data_dir: Path, out_dir: Path, offsets: Sequence[int], stride: int) -> None:
+def write_injected(wav: Mapping[str, str], nmap: NeighbourMap, out_dir: Path, offsets: Sequence[int],
+                   stride: int) -> None:
     """Two-channel flac per utterance (context audio, segment mask) and their ``wav.scp``."""
-    wav, nmap = _neighbour_map(data_dir)
     read = functools.lru_cache(maxsize=16)(_read_mono)  # a segment is read again as a neighbour
     scp: Dict[str, str] = {}
     for utts in nmap.recordings().values():

@@ -15,6 +15,7 @@ block never fails: outside a git checkout the git revision reads ``unknown``.
 
 import argparse
 import datetime
+import functools
 import importlib.metadata
 import json
 import logging
@@ -24,7 +25,7 @@ import re
 import statistics
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -94,13 +95,15 @@ class Tables:
     """What RESULTS.md is made of: the stock tables and the plugins' contributions."""
 
     plugins: Tuple[Plugin, ...] = ()
+    # The plugins' values of each decode dir, read once: every table of the dir gets them.
+    _decode_values: Dict[Path, Dict[str, object]] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @functools.cached_property
     def sections(self) -> List[Section]:
         found = list(STOCK_SECTIONS) + [s for plugin in self.plugins for s in plugin.sections]
         return sorted(found, key=lambda s: s.rank)
 
-    @property
+    @functools.cached_property
     def headlines(self) -> List[Tuple[Section, Headline]]:
         found = [(s, s.headline) for s in self.sections if s.headline is not None]
         return sorted(found, key=lambda pair: pair[1].rank)
@@ -108,11 +111,13 @@ class Tables:
     def load(self, section: Section, decode_dir: Path) -> Dict[str, object]:
         """The values of ``section`` in ``decode_dir`` (its json file must exist), with the
         plugins' values for that decode dir."""
-        data = read_json(decode_dir / section.filename)
-        for plugin in self.plugins:
-            if plugin.decode_values is not None:
-                data.update(plugin.decode_values(decode_dir))
-        return data
+        if decode_dir not in self._decode_values:
+            values: Dict[str, object] = {}
+            for plugin in self.plugins:
+                if plugin.decode_values is not None:
+                    values.update(plugin.decode_values(decode_dir))
+            self._decode_values[decode_dir] = values
+        return {**read_json(decode_dir / section.filename), **self._decode_values[decode_dir]}
 
     def decode_dirs(self, exp: Path) -> List[Path]:
         """``<exp>/<tag>/<set>`` dirs holding at least one table's json file, sorted."""

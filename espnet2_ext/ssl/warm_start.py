@@ -14,7 +14,8 @@ from typing import Dict, Optional, Sequence
 import torch
 
 from espnet2_ext.errors import DataError, cli_entry
-from espnet2_ext.upstream.checkpoints import ESPNET_HUBERT_PREFIX, EXPORT_FORMAT, read_checkpoint
+from espnet2_ext.kaldi_files import replaced_atomically
+from espnet2_ext.upstream.checkpoints import ESPNET_HUBERT_PREFIX, EXPORT_FORMAT
 
 
 def hubert_init_state(upstream: Path) -> Dict[str, torch.Tensor]:
@@ -22,8 +23,7 @@ def hubert_init_state(upstream: Path) -> Dict[str, torch.Tensor]:
     payload = torch.load(upstream, map_location="cpu", weights_only=False)
     if not (isinstance(payload, dict) and payload.get("format") == EXPORT_FORMAT):
         raise DataError(f"{upstream}: not an exported upstream (python -m espnet2_ext.ssl.export)")
-    _, state = read_checkpoint(upstream)
-    return {ESPNET_HUBERT_PREFIX + key: value for key, value in state.items()}
+    return {ESPNET_HUBERT_PREFIX + key: value for key, value in payload["state_dict"].items()}
 
 
 @cli_entry
@@ -35,10 +35,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.upstream.is_file():
         raise DataError(f"{args.upstream}: missing; export the previous iteration first")
     state = hubert_init_state(args.upstream)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(args.out)
+    with replaced_atomically(args.out) as tmp:
+        torch.save(state, tmp)
     return 0
 
 
