@@ -108,10 +108,15 @@ def test_packed_model_and_exp_dirs_serve_the_infer_command(recipe, capsys, monke
     run(["./ssl_ft.sh", "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
          "--train_config", "conf/train_asr.yaml", "--stage", "14", "--stop_stage", "14"], path, env)
     (packed,) = asr.glob("*.zip")
-    wav = path / "dump/raw/test/wav.scp"
-    utts = [line.split()[0] for line in wav.read_text().splitlines()]
+    # Run from elsewhere: an exp dir works from any directory, not only its recipe dir (the
+    # audio list names its files by absolute path, as a user's own list would).
+    elsewhere = path.parent.parent.parent
+    monkeypatch.chdir(elsewhere)
+    entries = [line.split(maxsplit=1) for line in (path / "dump/raw/test/wav.scp").read_text().splitlines()]
+    utts = [utt for utt, _ in entries]
+    wav = elsewhere / "wav.scp"
+    wav.write_text("".join(f"{utt} {path / audio}\n" for utt, audio in entries))
     labels = set((path / "data/token_list/sentiment_label/tokens.txt").read_text().split())
-    monkeypatch.chdir(path)  # exp configs name files relative to the recipe dir
     for model in (packed, asr, cls):
         capsys.readouterr()
         assert infer.main(["--model", str(model), "--wav_scp", str(wav)]) == 0

@@ -7,9 +7,13 @@
 Prints ``<id> <output>`` per input: the transcript for ASR models, plus the entities as
 ``TAG: phrase`` for NER models (entity-tagged transcripts), and the label for classifiers.
 Audio of any sampling rate is resampled to 16 kHz (soxr); stereo is averaged to mono.
+An exp dir works from any working directory: its config names files (the upstream checkpoint,
+normalisation statistics) relative to the recipe directory it was trained in, ESPnet's
+``<recipe>/exp/<name>`` layout, so the model is built from there.
 """
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
@@ -68,6 +72,12 @@ def find_model(model: Path, checkpoint: Optional[str]) -> Tuple[str, Path, Path]
                 return task, Path(files[config_key]), Path(files[model_key])
         raise DataError(f"{model}: packed model of an unsupported task ({sorted(files)})")
     raise DataError(f"{model}: expected an exp dir or a packed .zip")
+
+
+def recipe_dir(model: Path) -> Path:
+    """Where the files an exp dir's config names are relative to: the recipe dir of
+    ``<recipe>/exp/<name>``; a packed model names its own unpacked files (any directory)."""
+    return model.resolve().parent.parent if model.is_dir() else Path.cwd()
 
 
 def build_predictor(task: str, config: Path, weights: Path) -> Callable[[np.ndarray], str]:
@@ -131,7 +141,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.wavs and not args.wav_scp:
         build_parser().error("give audio files or --wav_scp")
     task, config, weights = find_model(args.model, args.checkpoint)
-    predict = build_predictor(task, config, weights)
+    # The model reads its files while it is built; the audio paths stay the caller's.
+    with contextlib.chdir(recipe_dir(args.model)):
+        predict = build_predictor(task, config.resolve(), weights.resolve())
     for utt, audio in inputs(args.wavs, args.wav_scp):
         text = predict(audio)
         print(utt, describe(text) if task == "asr" else text, flush=True)
