@@ -31,6 +31,7 @@ def test_a_resumed_run_reads_every_log_and_the_latest_line_of_an_epoch_wins(tmp_
     assert (run.epochs, run.updates, run.train_seconds) == (3, 30, 180.0)
     assert run.curve_key == "cer_ctc"  # acc is nan: not computed for a CTC-only model
     assert run.curve == ((1, 0.9), (2, 0.6), (3, 0.5))
+    assert run.elapsed == (60.0, 120.0, 180.0)  # cumulative, for the plot's wall-time panel
     assert (run.best_epoch, run.best_value) == (2, 0.6)  # lowest validation loss, not the last epoch
 
 

@@ -8,6 +8,7 @@ far) and ``time`` is the wall time of the epoch's part, in humanfriendly's words
 sees whether each system had stopped improving and what it cost.
 """
 
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class Run:
     curve_key: str
     curve: Tuple[Tuple[int, float], ...]  # (epoch, value of curve_key)
     best_epoch: int  # by validation loss
+    elapsed: Tuple[float, ...] = ()  # training seconds up to the end of each curve epoch
 
     @property
     def best_value(self) -> float:
@@ -91,13 +93,15 @@ def summarise(epochs: Dict[int, Epoch]) -> Optional[Run]:
     curve = tuple((e, _number(epochs[e].valid, key)) for e in order if _number(epochs[e].valid, key) is not None)
     losses = [(_number(epochs[e].valid, "loss"), e) for e in order if _number(epochs[e].valid, "loss") is not None]
     best = min(losses)[1] if losses else order[-1]
+    spent = dict(zip(order, itertools.accumulate(seconds(epochs[e].train.get("time", "")) for e in order)))
     return Run(
         epochs=len(order),
         updates=int(_number(last.train, "total_count") or 0),
-        train_seconds=sum(seconds(epochs[e].train.get("time", "")) for e in order),
+        train_seconds=spent[order[-1]],
         curve_key=key,
         curve=curve,
         best_epoch=best if best in dict(curve) else curve[-1][0],
+        elapsed=tuple(spent[e] for e, _ in curve),
     )
 
 
@@ -124,20 +128,26 @@ def training_table(experiments: Sequence[Path], names: Sequence[str], plot: Opti
 
 
 def plot_curves(runs: Sequence[Tuple[str, Run]], path: Path) -> None:
-    """One panel per validation figure, one line per system."""
+    """One row per validation figure, one line per system; by epoch (left) and by training wall
+    time (right: systems whose epochs cost differently compared at equal budgets)."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state
 
     keys = sorted({run.curve_key for _, run in runs}, key=CURVE_KEYS.index)
-    figure = Figure(figsize=(7, 3.5 * len(keys)))
-    for index, key in enumerate(keys):
-        axes = figure.add_subplot(len(keys), 1, index + 1)
+    figure = Figure(figsize=(11, 3.5 * len(keys)))
+    for row, key in enumerate(keys):
+        by_epoch = figure.add_subplot(len(keys), 2, 2 * row + 1)
+        by_time = figure.add_subplot(len(keys), 2, 2 * row + 2, sharey=by_epoch)
         for name, run in runs:
             if run.curve_key == key:
-                axes.plot([e for e, _ in run.curve], [v for _, v in run.curve], marker=".", label=name)
-        axes.set_xlabel("epoch")
-        axes.set_ylabel(f"valid {key}")
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=6)
+                values = [v for _, v in run.curve]
+                line, = by_epoch.plot([e for e, _ in run.curve], values, marker=".", label=name)
+                by_time.plot([s / 60 for s in run.elapsed], values, marker=".", color=line.get_color())
+        by_epoch.set_xlabel("epoch")
+        by_time.set_xlabel("training wall time (min)")
+        by_epoch.set_ylabel(f"valid {key}")
+        for axes in (by_epoch, by_time):
+            axes.grid(alpha=0.3)
+        by_epoch.legend(fontsize=6)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
