@@ -1,0 +1,1 @@
+"""SCORE: correspondence fine-tuning of an SSL upstream (Meghanani & Hain 2024)."""
