@@ -257,7 +257,10 @@ if run_stage 11 && [ "${stop_stage_train}" -ge 11 ]; then
         mv "${exp}/train.log" "${exp}/train.log.${n}"
     fi
     init_opts=()
-    [ -n "${pretrained_model}" ] && init_opts=(--init_param "${pretrained_model}" --ignore_init_mismatch "${ignore_init_mismatch}")
+    if [ -n "${pretrained_model}" ]; then
+        [ -f "${pretrained_model%%:*}" ] || { log "Error: --pretrained_model: ${pretrained_model%%:*}: no such file (train that model first)"; exit 1; }
+        init_opts=(--init_param "${pretrained_model}" --ignore_init_mismatch "${ignore_init_mismatch}")
+    fi
     [ "${global_mvn}" = true ] && init_opts+=(--normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz")
     speech_inputs train_inputs "${data_feats}/${train_set_sp}" train_data_path_and_name_and_type --training
     speech_inputs valid_inputs "${data_feats}/${valid_set}" valid_data_path_and_name_and_type

@@ -23,6 +23,11 @@ sets=(--train_set train --valid_set dev --test_sets test)   # add dev for more d
 results=(--results_opts "--baseline asr_asr_train_asr --compute_systems *_fastinf_* --compute_metric cer wer
                         --pareto RESULTS.pareto.png")
 prepared=false   # stages 1-4 are shared: only the first target runs them
+# NER and sentiment start from the ASR model (its upstream, and for NER its head but the output
+# layer): the ASR target trains first. Left behind: the step counter, so that the NER head warms up
+# on a frozen upstream again (freeze_steps), and for sentiment the ASR's layer weights (its
+# classifier reads the top layer).
+asr_model=exp/asr_asr_train_asr/valid.loss.ave.pth
 
 options() {  # options of ssl_ft.sh for one target
     case "$1" in
@@ -30,8 +35,11 @@ options() {  # options of ssl_ft.sh for one target
                    --train_config conf/train_asr.yaml --inference_config conf/decode_asr.yaml) ;;
         ner) opts=(--task asr --text_name text.ner --token_type char --nlsyms_txt conf/nlsyms.txt
                    --local_score_opts "--metric ner"
+                   --pretrained_model "${asr_model}:::ctc.ctc_lo,frontend.num_updates"
+                   --train_args "--max_epoch 3"   # from the ASR model: a shorter budget
                    --train_config conf/train_ner.yaml --inference_config conf/decode_asr.yaml) ;;
         sentiment) opts=(--task cls --text_name text.sentiment --local_score_opts "--metric sentiment"
+                         --pretrained_model "${asr_model}:frontend:frontend:frontend.num_updates,frontend.layer_weights"
                          --inference_model valid.acc.ave.pth --train_config conf/train_sentiment.yaml) ;;
         *) echo "$0: unknown target '$1' (asr, ner, sentiment)" >&2; exit 2 ;;
     esac
