@@ -247,20 +247,23 @@ METHODS = {  # method: (pattern, what it may change)
     "default": (r"^train_(asr|ner|sentiment)$", []),
     # a random-initialised upstream of the same architecture (baseline of pretraining)
     "random_upstream": (r"_ssl_tiny_random_", ["frontend_conf.weights", "frontend_conf.arch"]),
-    # standard fine-tuning / frozen probe of the default upstream: what trains, and the head
+    # fine-tuning / frozen probe of the default upstream: what trains, and the head (mini_slue's
+    # default has a conformer head with SpecAugment, the linear heads their own schedule and budget)
     "pretrained_upstream": (r"_ssl_tiny_pretrained_", ["frontend_conf.freeze_*", "frontend_conf.weighted_sum",
-                                                       "encoder_conf.input_layer"]),
+                                                       "encoder", "encoder_conf.*", "specaug", "specaug_conf.*",
+                                                       "scheduler_conf.*", "max_epoch", "patience",
+                                                       "keep_nbest_models"]),
     "downsample": (r"_fastinf_(sd|cl|av)\d", ["frontend_conf.downsample", "frontend_conf.downsample_factor",
                                               "postencoder", "postencoder_conf.*"]),
     "layers": (r"_fastinf_layers\d", ["frontend_conf.keep_layers"]),
     # each exit reads its own layer: no weighted sum, and the exit heads replace the linear head
-    "early_exit": (r"_fastinf_early_exit_", ["model", "model_conf.exit_*", "encoder_conf.*",
-                                             "frontend_conf.weighted_sum"]),
+    "early_exit": (r"_fastinf_early_exit_", ["model", "model_conf.exit_*", "encoder", "encoder_conf.*",
+                                             "frontend_conf.weighted_sum", "specaug", "specaug_conf.*"]),
     **{system: (f"_{system}_", changes) for system, changes in CONTEXT_CHANGES.items()},
     # the baseline without an SSL upstream: ESPnet's filterbank frontend and a conformer from scratch
     "fbank_baseline": (r"_fbank_", ["frontend", "frontend_conf.*", "specaug", "specaug_conf.*", "normalize",
                                     "normalize_conf.*", "encoder", "encoder_conf.*", "optim", "optim_conf.*",
-                                    "scheduler_conf.*", "max_epoch", "patience",
+                                    "scheduler_conf.*", "max_epoch", "patience", "keep_nbest_models",
                                     "model_conf.extract_feats_in_collect_stats"]),
 }
 MAY_EQUAL_THE_DEFAULT = ("default", "pretrained_upstream")  # fsdd_digits' default is its pretrained_ctc
