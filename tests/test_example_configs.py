@@ -245,6 +245,8 @@ CONTEXT_CHANGES = {
 }
 METHODS = {  # method: (pattern, what it may change)
     "default": (r"^train_(asr|ner|sentiment)$", []),
+    # the default with another epoch budget, named by it (e.g. train_sentiment_ep8)
+    "budget": (r"^train_(asr|ner|sentiment)_ep\d+$", ["max_epoch"]),
     # a random-initialised upstream of the same architecture (baseline of pretraining)
     "random_upstream": (r"_ssl_tiny_random_", ["frontend_conf.weights", "frontend_conf.arch"]),
     # fine-tuning / frozen probe of the default upstream: what trains, and the head (mini_slue's
