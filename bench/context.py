@@ -6,7 +6,7 @@
 
 The systems are the mini_slue ASR configs, built by ESPnet's ASRTask with the frontend's
 architecture and weights replaced: ``standard`` (the recipe's default,
-train_asr_ssl_tiny_pretrained_ws_freeze1ep_ctc: weighted sum of layers, Linear-LayerNorm-ReLU
+train_asr_ssl_tiny_pretrained_conformer_ctc: weighted sum of layers, SpecAugment, conformer
 head), ``ctx_aware_a`` (neighbours as training inputs, train_asr_ctxaware_neighbours_ctc),
 ``ctx_aware_b`` (recording batches, train_asr_ctxaware_batch_ctc) and ``ctx_inject``
 (train_asr_ctxinject_ctc), which differ from it only in their method. ``hubert_base`` has random
@@ -55,7 +55,7 @@ TUNING = ROOT / "egs2" / "mini_slue" / "asr1" / "conf" / "tuning"
 DEFAULT_UPSTREAM = ROOT / "egs2" / "mini_slue" / "ssl1" / "pretrained" / "upstream.pth"
 FS = 16000
 CONFIGS = {
-    "standard": "train_asr_ssl_tiny_pretrained_ws_freeze1ep_ctc.yaml",
+    "standard": "train_asr_ssl_tiny_pretrained_conformer_ctc.yaml",
     "ctx_aware_a": "train_asr_ctxaware_neighbours_ctc.yaml",
     "ctx_aware_b": "train_asr_ctxaware_batch_ctc.yaml",
     "ctx_inject": "train_asr_ctxinject_ctc.yaml",
