@@ -75,9 +75,9 @@ def find_model(model: Path, checkpoint: Optional[str]) -> Tuple[str, Path, Path]
 
 
 def recipe_dir(model: Path) -> Path:
-    """Where the files an exp dir's config names are relative to: the recipe dir of
-    ``<recipe>/exp/<name>``; a packed model names its own unpacked files (any directory)."""
-    return model.resolve().parent.parent if model.is_dir() else Path.cwd()
+    """Where the files an exp dir's config names are relative to (``model`` is absolute): the
+    recipe dir of ``<recipe>/exp/<name>``; a packed model names its own unpacked files."""
+    return model.parent.parent if model.is_dir() else Path.cwd()
 
 
 def build_predictor(task: str, config: Path, weights: Path) -> Callable[[np.ndarray], str]:
@@ -140,10 +140,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.wavs and not args.wav_scp:
         build_parser().error("give audio files or --wav_scp")
-    task, config, weights = find_model(args.model, args.checkpoint)
+    model = args.model.resolve()  # before the chdir below: a relative --model names it from here
+    task, config, weights = find_model(model, args.checkpoint)
     # The model reads its files while it is built; the audio paths stay the caller's.
-    with contextlib.chdir(recipe_dir(args.model)):
-        predict = build_predictor(task, config.resolve(), weights.resolve())
+    with contextlib.chdir(recipe_dir(model)):
+        predict = build_predictor(task, config, weights)
     for utt, audio in inputs(args.wavs, args.wav_scp):
         text = predict(audio)
         print(utt, describe(text) if task == "asr" else text, flush=True)
