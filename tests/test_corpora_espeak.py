@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from espnet2_ext.corpora.espeak import EspeakError, EspeakSynthesizer
+from espnet2_ext.corpora.espeak import EspeakError, EspeakSynthesizer, phonemize
 
 TEXT = "the committee adopted the report"
 
@@ -35,3 +35,34 @@ def test_slower_rate_gives_longer_audio() -> None:
 def test_unknown_voice_raises() -> None:
     with pytest.raises(EspeakError, match="setting voice 'xx-nowhere'"):
         EspeakSynthesizer().synthesize(TEXT, "xx-nowhere", 130, 50, 50)
+
+
+def test_phonemes_of_known_words() -> None:
+    assert phonemize("one two three", "en-us") == ["w", "ʌ", "n", "t", "uː", "θ", "ɹ", "iː"]
+    assert phonemize("one two three", "en")[:3] == ["w", "ɒ", "n"]  # the accent sets the phonemes
+    assert phonemize("one two three", "en-us+m3") == phonemize("one two three", "en-us")  # the variant not
+
+
+def test_phonemes_are_clean_and_deterministic() -> None:
+    first = phonemize(TEXT, "en-us+klatt3")
+    assert first == ["ð", "ə", "k", "ə", "m", "ɪ", "ɾ", "i", "ɐ", "d", "ɑː", "p", "t", "ᵻ", "d",
+                     "ð", "ə", "ɹ", "ᵻ", "p", "ɔːɹ", "t"]
+    EspeakSynthesizer().synthesize("something else entirely", "en+f2", 170, 30, 20)
+    phonemize("hello world", "en-gb-x-rp")
+    assert phonemize(TEXT, "en-us+klatt3") == first
+    assert all(token and not set(token) & set("ˈˌ _") for token in first)  # no stress, one phoneme each
+
+
+def test_length_marks_keep_phonemes_apart() -> None:
+    # The happY vowel and the FLEECE vowel differ only in length: stripping ː would merge them.
+    assert phonemize("committee three", "en-us")[-5:] == ["ɾ", "i", "θ", "ɹ", "iː"]
+
+
+def test_phonemes_cover_all_clauses() -> None:
+    assert phonemize("one, two. three! committee", "en-us") == phonemize("one two three committee", "en-us")
+    assert phonemize("", "en-us") == []
+
+
+def test_phonemize_unknown_voice_raises() -> None:
+    with pytest.raises(EspeakError, match="setting voice 'xx-nowhere'"):
+        phonemize(TEXT, "xx-nowhere")

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Dict, Tuple
 
@@ -10,12 +11,13 @@ import soundfile
 
 from espnet2_ext.corpora import mini_slue, sentiment
 from espnet2_ext.corpora.common import SPLITS, is_up_to_date
+from espnet2_ext.corpora.espeak import phonemize
 from espnet2_ext.corpora.entities import TAGS
 from espnet2_ext.kaldi_files import read_map
 
 COUNTS = {"train": 2, "dev": 1, "test": 1}
 SEED = 3
-PER_UTT_FILES = ("text", "text.ner", "text.sentiment", "utt2spk", "utt2rec", "segments")
+PER_UTT_FILES = ("text", "text.ner", "text.sentiment", "text.phn", "utt2spk", "utt2rec", "segments")
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +102,31 @@ def test_sentiment_labels(corpus: Tuple[Path, Path], capsys: pytest.CaptureFixtu
     scores = json.loads(capsys.readouterr().out)
     assert set(scores) == {"majority", *sentiment.PREDICTORS}
     assert all(0.0 <= value <= 1.0 for value in scores.values())
+
+
+def test_phonemes_are_those_of_the_spoken_text_and_voice(corpus: Tuple[Path, Path]) -> None:
+    data, _ = corpus
+    for split in SPLITS:
+        text, phonemes = _read(data, split, "text"), _read(data, split, "text.phn")
+        voices = {rec: value.split()[0] for rec, value in _read(data, split, "spk2voice").items()}
+        utt2spk = _read(data, split, "utt2spk")
+        for uttid, value in phonemes.items():
+            assert value.split(" ") == phonemize(text[uttid] + ".", voices[utt2spk[uttid]])
+
+
+def test_cached_corpus_without_phonemes_gets_them(corpus: Tuple[Path, Path], tmp_path: Path) -> None:
+    data, audio = corpus
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    for split in SPLITS:
+        (copy / split / "text.phn").unlink()
+    wav = next((audio / "train").glob("*.wav"))
+    wav_time, stamp_time = wav.stat().st_mtime_ns, (copy / "corpus_params.json").stat().st_mtime_ns
+    assert not mini_slue.generate(copy, audio, SEED, COUNTS, nj=1)
+    for split in SPLITS:
+        assert (copy / split / "text.phn").read_bytes() == (data / split / "text.phn").read_bytes()
+    assert wav.stat().st_mtime_ns == wav_time  # not synthesised again
+    assert (copy / "corpus_params.json").stat().st_mtime_ns == stamp_time
 
 
 def test_test_voices_never_occur_in_train_or_dev(corpus: Tuple[Path, Path]) -> None:

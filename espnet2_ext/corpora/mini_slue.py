@@ -4,17 +4,21 @@ Each *recording* is 5-15 consecutive sentences (see :mod:`espnet2_ext.corpora.se
 one eSpeak NG voice (accent, voice variant, rate, pitch and pitch range drawn per recording), the
 sentences synthesised separately and joined with 0.2-0.6 s pauses into one 16 kHz 16-bit wav.
 Test recordings use voice variants never used in train or dev. Every sentence has a transcript
-(``text``), the same words with named entities marked (``text.ner``: ``TAG FILL words SEP``) and a
-sentiment label (``text.sentiment``, see :mod:`espnet2_ext.corpora.sentiment`).
+(``text``), the same words with named entities marked (``text.ner``: ``TAG FILL words SEP``), a
+sentiment label (``text.sentiment``, see :mod:`espnet2_ext.corpora.sentiment`) and the phonemes the
+voice spoke (``text.phn``: eSpeak NG's IPA, space-separated, see
+:func:`espnet2_ext.corpora.espeak.phonemize`), a target for phoneme recognition (PER).
 
 Per split a Kaldi data dir is written: ``wav.scp`` (keyed by recording), ``segments`` (times on a
-10 ms grid, exact), ``text``, ``text.ner``, ``text.sentiment``, ``utt2spk`` and ``spk2utt`` (speaker =
-recording), ``utt2rec`` (``uttid recid index``) and ``spk2voice`` (``recid voice rate pitch range``).
+10 ms grid, exact), ``text``, ``text.ner``, ``text.sentiment``, ``text.phn``, ``utt2spk`` and
+``spk2utt`` (speaker = recording), ``utt2rec`` (``uttid recid index``) and ``spk2voice``
+(``recid voice rate pitch range``).
 Ids: ``train_r0007`` (recording and speaker), ``train_r0007_003`` (utterance).
 
 The output depends only on the parameters: each recording draws from its own random stream, and
 synthesis is deterministic, so it is byte-identical across runs and ``--nj`` values. A run is
-skipped when ``<outdir>/corpus_params.json`` shows the same parameters and all wavs exist.
+skipped when ``<outdir>/corpus_params.json`` shows the same parameters and all wavs exist; a
+skipped corpus that lacks ``text.phn`` (generated before it existed) gets it, without resynthesis.
 
 CLI::
 
@@ -36,10 +40,11 @@ import soundfile
 
 from espnet2_ext.corpora.common import SPLITS, Utterance, is_up_to_date, parallel_map, write_data_dir, write_stamp
 from espnet2_ext.audio import SAMPLE_RATE
-from espnet2_ext.corpora.espeak import EspeakSynthesizer
+from espnet2_ext.corpora.espeak import EspeakSynthesizer, phonemize
 from espnet2_ext.corpora.sentences import Sentence, SentenceGenerator
 from espnet2_ext.corpora.sentiment import SentimentModel
 from espnet2_ext.errors import DataError, cli_entry
+from espnet2_ext.kaldi_files import write_map
 
 VERSION = 1  # bump when the generated data changes for equal parameters
 SIZES: Dict[str, Dict[str, int]] = {
@@ -60,6 +65,7 @@ PITCH_RANGE = (30, 80)
 PAUSE_CS = (20, 60)  # between sentences, in centiseconds (10 ms steps keep segment times exact)
 EDGE_PAUSE_CS = (10, 30)  # before the first and after the last sentence
 PEAK = 0.9
+PHONEME_FILE = "text.phn"
 _GRID = SAMPLE_RATE // 100  # samples per centisecond
 
 
@@ -100,6 +106,17 @@ def plan_corpus(seed: int, counts: Dict[str, int]) -> Dict[str, List[RecordingPl
     return {split: [plan_recording(generator, seed, split, i) for i in range(counts[split])] for split in SPLITS}
 
 
+def spoken_text(sentence: Sentence) -> str:
+    """What the voice is given to say: the final full stop gives the sentence its falling intonation."""
+    return sentence.text() + "."
+
+
+def phoneme_targets(plans: Sequence[RecordingPlan]) -> Dict[str, str]:
+    """uttid -> phonemes of exactly what the recording's voice spoke (its accent sets them)."""
+    return {plan.uttid(index): " ".join(phonemize(spoken_text(sentence), plan.voice))
+            for plan in plans for index, sentence in enumerate(plan.sentences)}
+
+
 _SynthesisJob = Tuple[str, RecordingPlan]
 
 
@@ -113,7 +130,7 @@ def synthesize_recording(job: _SynthesisJob) -> List[Tuple[int, int]]:
     for sentence, pause_cs in zip(plan.sentences, plan.pauses_cs):
         chunks.append(np.zeros(pause_cs * _GRID, dtype=np.float32))
         position_cs += pause_cs
-        audio = synthesizer.synthesize(sentence.text() + ".", plan.voice, plan.rate, plan.pitch, plan.pitch_range)
+        audio = synthesizer.synthesize(spoken_text(sentence), plan.voice, plan.rate, plan.pitch, plan.pitch_range)
         length_cs = -(-len(audio) // _GRID)  # pad up to the 10 ms grid
         chunks.append(np.pad(audio, (0, length_cs * _GRID - len(audio))))
         spans.append((position_cs, position_cs + length_cs))
@@ -130,16 +147,28 @@ def _write_split(data_dir: Path, plans: Sequence[RecordingPlan], wav_paths: Sequ
                  spans: Sequence[List[Tuple[int, int]]]) -> None:
     utterances: List[Utterance] = []
     segments: Dict[str, str] = {}
+    phonemes = phoneme_targets(plans)
     for plan, rec_spans in zip(plans, spans):
         for index, (sentence, label, (start, end)) in enumerate(zip(plan.sentences, plan.labels, rec_spans)):
             uttid = plan.uttid(index)
-            targets = {"text.ner": sentence.ner_text(), "text.sentiment": label}
+            targets = {"text.ner": sentence.ner_text(), "text.sentiment": label, PHONEME_FILE: phonemes[uttid]}
             utterances.append(Utterance(uttid, plan.recid, plan.recid, index, sentence.text(), targets))
             segments[uttid] = f"{plan.recid} {start / 100:.2f} {end / 100:.2f}"
     wav_scp = {plan.recid: path for plan, path in zip(plans, wav_paths)}
     write_data_dir(data_dir, utterances, wav_scp, segments)
     voices = {p.recid: f"{p.voice} {p.rate} {p.pitch} {p.pitch_range}" for p in plans}
     (data_dir / "spk2voice").write_text("".join(f"{k} {voices[k]}\n" for k in sorted(voices)), encoding="utf-8")
+
+
+def _add_missing_phonemes(outdir: Path, seed: int, counts: Dict[str, int]) -> None:
+    """Give an up-to-date corpus from before ``text.phn`` existed its phonemes: they follow from the
+    plans alone, so the (byte-identical) audio need not be synthesised again."""
+    missing = [split for split in SPLITS if not (outdir / split / PHONEME_FILE).is_file()]
+    if missing:
+        plans = plan_corpus(seed, counts)
+        for split in missing:
+            write_map(outdir / split / PHONEME_FILE, phoneme_targets(plans[split]))
+            logging.info("added %s", outdir / split / PHONEME_FILE)
 
 
 def generate(outdir: Path, audio_dir: Path, seed: int, counts: Dict[str, int], nj: int, force: bool = False) -> bool:
@@ -149,6 +178,7 @@ def generate(outdir: Path, audio_dir: Path, seed: int, counts: Dict[str, int], n
               "audio_dir": str(audio_dir)}
     if not force and is_up_to_date(outdir, params):
         logging.info("%s is up to date, skipping", outdir)
+        _add_missing_phonemes(outdir, seed, counts)
         return False
     plans = plan_corpus(seed, counts)
     started = time.time()
@@ -180,7 +210,7 @@ def _counts(args: argparse.Namespace) -> Dict[str, int]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description="Generate MiniSLUE, a synthetic SLUE-style corpus (eSpeak NG speech, transcripts, "
-                    "named entities, sentiment), as Kaldi data dirs <outdir>/{train,dev,test}.",
+                    "named entities, sentiment, phonemes), as Kaldi data dirs <outdir>/{train,dev,test}.",
     )
     parser.add_argument("--outdir", required=True, type=Path, help="root of the data dirs")
     parser.add_argument("--audio_dir", required=True, type=Path, help="where the recording wavs go")
