@@ -20,8 +20,8 @@ from espnet2_ext.upstream.checkpoints import build_and_load, export_upstream, re
 _LOG = logging.getLogger(__name__)
 
 
-def training_summary(exp: Path) -> Dict[str, Any]:
-    """Epochs, updates, train time and validation accuracy per epoch of an ESPnet run."""
+def training_summary(exp: Path, metrics: Sequence[str] = ("acc_m", "loss")) -> Dict[str, Any]:
+    """Epochs, updates, train time and the validation ``metrics`` per epoch of an ESPnet run."""
     path = exp / "checkpoint.pth"
     if not path.is_file():
         raise DataError(f"{path}: missing; is training of {exp} finished?")
@@ -35,21 +35,24 @@ def training_summary(exp: Path) -> Dict[str, Any]:
         "epochs": len(epochs),
         "updates": int(stats[epochs[-1]]["train"]["total_count"]),
         "train_hours": round(train_seconds / 3600, 3),
-        "valid_acc_m": [round(float(stats[e]["valid"]["acc_m"]), 4) for e in epochs],
-        "valid_loss": [round(float(stats[e]["valid"]["loss"]), 4) for e in epochs],
+        **{f"valid_{m}": [round(float(stats[e]["valid"][m]), 4) for e in epochs] for m in metrics},
     }
 
 
-def write_summary(info: Dict[str, Any], path: Path) -> None:
+def write_summary(info: Dict[str, Any], path: Path, metrics: Sequence[str] = ("acc_m", "loss")) -> None:
+    """``summary.md``: the run's length and its validation ``metrics`` per epoch."""
+    names = {"acc_m": "valid masked accuracy", "loss": "valid loss"}
+    columns = [info[f"valid_{m}"] for m in metrics]
     rows = "\n".join(
-        f"| {e + 1} | {acc:.3f} | {loss:.3f} |"
-        for e, (acc, loss) in enumerate(zip(info["valid_acc_m"], info["valid_loss"]))
+        f"| {e + 1} | " + " | ".join(f"{v:.3f}" for v in values) + " |"
+        for e, values in enumerate(zip(*columns))
     )
+    header = " | ".join(names.get(m, f"valid {m}") for m in metrics)
     path.write_text(
         f"# {info['source']}\n\n"
         f"{info['epochs']} epochs, {info['updates']} updates, {info['train_hours']} h of training "
         f"(wall time of the training epochs).\n\n"
-        f"| epoch | valid masked accuracy | valid loss |\n|---|---|---|\n{rows}\n",
+        f"| epoch | {header} |\n|---{'|---' * len(metrics)}|\n{rows}\n",
         encoding="utf-8",
     )
 

@@ -20,6 +20,7 @@ from espnet2.tasks.cls import CLSTask as _CLSTask  # noqa: E402
 from espnet2.tasks.hubert import HubertTask as _HubertTask  # noqa: E402
 
 from espnet2_ext.context import CONTEXT_DATA_NAMES, sampler  # noqa: E402
+from espnet2_ext.score.task import ScoreTask  # noqa: E402
 
 
 class _ContextInputs:
@@ -71,4 +72,4 @@ class HubertTask(_HubertTask):
 
 
 # By the stage script's --task name.
-TASKS: Dict[str, Type[AbsTask]] = {"asr": ASRTask, "cls": CLSTask, "hubert": HubertTask}
+TASKS: Dict[str, Type[AbsTask]] = {"asr": ASRTask, "cls": CLSTask, "hubert": HubertTask, "score": ScoreTask}

@@ -62,20 +62,49 @@ def load_upstream(
             f"'{weights}' defines its own architecture: arch and {shaping or 'arch_conf'} apply to "
             f"weights: random only (a checkpoint takes only {sorted(REGULARISATION_KEYS)})"
         )
+    transformers_source = _transformers_source(weights)
+    if transformers_source is not None:
+        return _from_transformers(*transformers_source, overrides)
+    return _from_checkpoint_file(_checkpoint_file(weights), overrides)
+
+
+def upstream_config(
+    weights: str, arch: Optional[str] = None, arch_conf: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
+    """The ``wav2vec2_model`` config of the upstream that ``load_upstream`` builds from the same
+    arguments: what an export needs after a method changed its weights (SCORE, rewiring)."""
+    overrides = dict(arch_conf or {})
+    if weights == "random":
+        return {**ARCHITECTURES[arch], **overrides}
+    transformers_source = _transformers_source(weights)
+    if transformers_source is not None:
+        config = _transformers_config(*transformers_source)
+    else:
+        config, _ = read_checkpoint(_checkpoint_file(weights))
+    return {**config, **overrides}
+
+
+def _transformers_source(weights: str) -> Optional[Tuple[str, bool]]:
+    """(hub id or directory, local) if ``weights`` names a transformers model, else None."""
     if weights.startswith("hf:"):
-        return _from_transformers(weights[3:], overrides, local=False)
+        return weights[3:], False
     path = Path(weights)
     if path.name == "config.json" and path.is_file():  # a transformers directory by its config
         path = path.parent
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise DataError(f"{path}: not a transformers model directory (no config.json)")
-        return _from_transformers(str(path), overrides, local=True)
+    if not path.is_dir():
+        return None
+    if not (path / "config.json").is_file():
+        raise DataError(f"{path}: not a transformers model directory (no config.json)")
+    return str(path), True
+
+
+def _checkpoint_file(weights: str) -> Path:
+    path = Path(weights)
     if not path.is_file():
         raise DataError(
             f"{path}: upstream checkpoint not found (for a Hugging Face hub id write 'hf:<id>')"
         )
-    return _from_checkpoint_file(path, overrides)
+    return path
 
 
 def export_upstream(model: Wav2Vec2Model, config: Mapping[str, Any], path: Path, info: Mapping) -> None:
@@ -132,7 +161,18 @@ def build_and_load(path: Path, config: Dict[str, Any], state: Mapping[str, torch
     return model
 
 
-def _from_transformers(name_or_dir: str, overrides: Dict[str, Any], local: bool) -> Wav2Vec2Model:
+def _transformers_config(name_or_dir: str, local: bool) -> Dict[str, Any]:
+    """The config torchaudio's ``import_huggingface_model`` builds for this transformers model
+    (its private helpers: torchaudio is pinned)."""
+    from torchaudio.models.wav2vec2.utils.import_huggingface import _get_config, _get_config_wavlm
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(name_or_dir, local_files_only=local)
+    convert = _get_config_wavlm if config.model_type == "wavlm" else _get_config
+    return {**convert(config), "aux_num_out": None}
+
+
+def _from_transformers(name_or_dir: str, local: bool, overrides: Dict[str, Any]) -> Wav2Vec2Model:
     # transformers' own classes read the config and weights; torchaudio converts them.
     from torchaudio.models.wav2vec2.utils import import_huggingface_model
     from transformers import AutoModel

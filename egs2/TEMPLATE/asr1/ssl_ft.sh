@@ -40,8 +40,9 @@ min_wav_duration=0.1    # Shorter utterances are removed (seconds).
 max_wav_duration=20     # Longer utterances are removed (seconds).
 
 # Target
-task=asr                # ESPnet task: asr (CTC/attention), cls (utterance classification), or
-                        # hubert (pretraining, stages 10-11 only; driven by TEMPLATE/ssl1/ssl_pt.sh).
+task=asr                # ESPnet task: asr (CTC/attention), cls (utterance classification), or, for
+                        # stages 10-11 only: hubert (pretraining; TEMPLATE/ssl1/ssl_pt.sh drives it)
+                        # and score (SCORE tuning of an upstream on speech alone; TEMPLATE/ssl1/score.sh).
 target=asr              # Name of the target (asr, ner, sentiment...): part of the exp dir name.
 text_name=text          # Data file holding the target (text, text.ner, text.sentiment...).
 token_type=char         # char, word, bpe, or label (classification).
@@ -79,7 +80,7 @@ help_message=$(sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//')
 [ -n "${train_set}" ] && [ -n "${valid_set}" ] && [ -n "${test_sets}" ] \
     || { log "--train_set, --valid_set and --test_sets are required"; exit 2; }
 [ -n "${train_config}" ] || { log "--train_config is required"; exit 2; }
-case "${task}" in asr|cls|hubert) ;; *) log "--task must be asr, cls or hubert: ${task}"; exit 2 ;; esac
+case "${task}" in asr|cls|hubert|score) ;; *) log "--task must be asr, cls, hubert or score: ${task}"; exit 2 ;; esac
 [ "${task}" = cls ] && token_type=label
 fs_hz=$(${python} -c "import humanfriendly as h; print(h.parse_size('${fs}'))")
 if [ "${ngpu}" = auto ]; then
@@ -140,6 +141,12 @@ if run_stage 10 || run_stage 11; then
         stats_dir+="_$(sed -n 's/^frontend: //p' "${effective_config}")_mvn"
     fi
 fi
+# Stages 10-11's target data: text file, shapes and fold length (none for a task on speech alone).
+target_train=(--train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},${target_key},text")
+target_valid=(--valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},${target_key},text")
+target_shapes=(--train_shape_file "${stats_dir}/train/${target_key}_shape.${token_type}"
+    --valid_shape_file "${stats_dir}/valid/${target_key}_shape.${token_type}" --fold_length 150)
+if [ "${task}" = score ]; then target_train=(); target_valid=(); target_shapes=(); token_opts=(); fi
 # speech_inputs ARRAY DATA_DIR OPTION [--training] [--write]: ARRAY=(ESPnet data options of the
 # speech side): DATA_DIR/wav.scp, or what a method's plugin reads for this config (e.g. the
 # neighbours' audio), written with --write (stage 10 for train/valid, stage 12 for test sets).
@@ -234,16 +241,14 @@ if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
     ${train_cmd} JOB=1:"${_nj}" "${stats_dir}/logdir/stats.JOB.log" \
         ${python} -m "espnet2_ext.bin.${task}_train" --collect_stats true --use_preprocessor true \
         "${token_opts[@]}" "${stats_opts[@]}" "${train_inputs[@]}" "${valid_inputs[@]}" \
-        --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},${target_key},text" \
-        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},${target_key},text" \
-        --train_shape_file "${stats_dir}/logdir/train.JOB.scp" \
+        "${target_train[@]}" "${target_valid[@]}" --train_shape_file "${stats_dir}/logdir/train.JOB.scp" \
         --valid_shape_file "${stats_dir}/logdir/valid.JOB.scp" \
         --output_dir "${stats_dir}/logdir/stats.JOB" --config "${train_config}" ${train_args}
     _dirs=(); for n in $(seq "${_nj}"); do _dirs+=(--input_dir "${stats_dir}/logdir/stats.${n}"); done
     ${python} -m espnet2.bin.aggregate_stats_dirs "${_dirs[@]}" --output_dir "${stats_dir}"
     # Append the vocabulary size to the target's shape, as ESPnet's batch folding expects.
-    vocab=$(wc -l < "${token_list}")
-    for dset in train valid; do
+    [ "${task}" = score ] || vocab=$(wc -l < "${token_list}")
+    for dset in $([ "${task}" = score ] || echo train valid); do
         awk -v v="${vocab}" '{ print $0 "," v }' "${stats_dir}/${dset}/${target_key}_shape" \
             > "${stats_dir}/${dset}/${target_key}_shape.${token_type}"
     done
@@ -269,14 +274,9 @@ if run_stage 11 && [ "${stop_stage_train}" -ge 11 ]; then
         --log "${exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}"
         --init_file_prefix "${exp}/.dist_init_" --multiprocessing_distributed true --
         ${python} -m "espnet2_ext.bin.${task}_train" --use_preprocessor true --resume true
-        "${token_opts[@]}" "${train_inputs[@]}" "${valid_inputs[@]}"
-        --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/${text_name},${target_key},text"
-        --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},${target_key},text"
-        --train_shape_file "${stats_dir}/train/speech_shape"
-        --train_shape_file "${stats_dir}/train/${target_key}_shape.${token_type}"
-        --valid_shape_file "${stats_dir}/valid/speech_shape"
-        --valid_shape_file "${stats_dir}/valid/${target_key}_shape.${token_type}"
-        --fold_length 80000 --fold_length 150
+        "${token_opts[@]}" "${train_inputs[@]}" "${valid_inputs[@]}" "${target_train[@]}" "${target_valid[@]}"
+        --train_shape_file "${stats_dir}/train/speech_shape" --valid_shape_file "${stats_dir}/valid/speech_shape"
+        --fold_length 80000 "${target_shapes[@]}"
         --output_dir "${exp}" --config "${train_config}" "${init_opts[@]}")
     # shellcheck disable=SC2206
     train_command+=(${train_args})

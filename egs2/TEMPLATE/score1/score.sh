@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# SCORE (Meghanani & Hain 2024): tune the top layers of an upstream on unlabelled speech so that
+# original and speed+pitch perturbed speech give corresponding features (soft-DTW), and export
+# it for fine-tuning (frontend_conf.weights). Data and training reuse ssl_ft.sh's stages.
+#   1-4 data preparation, audio formatting, filtering   (ssl_ft.sh stages 1-4)
+#   5   statistics (shapes)                              (ssl_ft.sh stage 10)
+#   6   SCORE tuning (score_train; resumable)            (ssl_ft.sh stage 11)
+#   7   export the tuned upstream + summary -> ${expdir}/score_<tag>/upstream.pth
+set -euo pipefail
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*"; }
+
+stage=1
+stop_stage=10000
+train_config=             # SCORE config: the starting upstream (frontend_conf.weights), schedule.
+train_args=               # Extra training options (override the config).
+tag=                      # Suffix of the exp dir (default: the config's name).
+train_set=
+valid_set=
+local_data_opts=
+nj=2
+ngpu=auto
+train_nthreads=
+dumpdir=dump
+expdir=exp
+python=python3
+
+help_message=$(sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//')
+. "$(dirname "$(readlink -f "$0")")/../asr1/parse_options.sh"
+[ $# -eq 0 ] || { log "unexpected argument '$1' (options are --name value; see --help)"; exit 2; }
+. ./path.sh
+
+[ -n "${train_set}" ] && [ -n "${valid_set}" ] || { log "--train_set and --valid_set are required"; exit 2; }
+[ -n "${train_config}" ] || { log "--train_config is required"; exit 2; }
+[ -n "${tag}" ] || tag=$(basename "${train_config}" .yaml)
+exp="${expdir}/score_${tag}"
+ft=(./ssl_ft.sh --train_set "${train_set}" --valid_set "${valid_set}" --test_sets "${valid_set}"
+    --nj "${nj}" --ngpu "${ngpu}" --dumpdir "${dumpdir}" --expdir "${expdir}" --python "${python}"
+    --train_config "${train_config}" --task score --target upstream --token_type speech --tag "${tag}")
+[ -n "${train_nthreads}" ] && ft+=(--train_nthreads "${train_nthreads}")
+
+if [ "${stage}" -le 4 ]; then
+    "${ft[@]}" --stage "${stage}" --stop_stage "$((stop_stage < 4 ? stop_stage : 4))" \
+        --local_data_opts "${local_data_opts}"
+fi
+for step in 5 6; do  # ssl_ft.sh's stages 10 (statistics) and 11 (training)
+    [ "${stage}" -le "${step}" ] && [ "${stop_stage}" -ge "${step}" ] || continue
+    "${ft[@]}" --stage "$((step + 5))" --stop_stage "$((step + 5))" --train_args "${train_args}"
+done
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+    log "Stage 7: export -> ${exp}/upstream.pth"
+    ${python} -m espnet2_ext.score.export "${exp}" --out "${exp}/upstream.pth"
+fi
+log "Finished stages ${stage}-${stop_stage}"

@@ -1,0 +1,1 @@
+../../TEMPLATE/score1/score.sh

@@ -1,0 +1,71 @@
+"""Export the student of a SCORE run as an upstream that ``frontend_conf.weights`` loads.
+
+    python -m espnet2_ext.score.export exp/score_train_score --out exp/score_train_score/upstream.pth
+
+The projection and the teacher are dropped. The architecture is the starting upstream's (from the
+run's ``frontend_conf``) with that upstream's own dropouts: the run's regularisation overrides
+(e.g. no layer drop while tuning) are settings of the SCORE run, not of the upstream it hands on.
+``summary.md`` beside the file gives the run's updates, training time and validation loss.
+"""
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+import yaml
+
+from espnet2_ext.errors import DataError, cli_entry
+from espnet2_ext.ssl.export import training_summary, write_summary
+from espnet2_ext.upstream.checkpoints import (
+    REGULARISATION_KEYS, build_and_load, export_upstream, upstream_config,
+)
+
+_LOG = logging.getLogger(__name__)
+STUDENT_PREFIX = "frontend.upstream."
+METRICS = ("loss",)
+
+
+def student_state(checkpoint: Path) -> Dict[str, torch.Tensor]:
+    """The student upstream's weights in a SCORE model checkpoint (ESPnet's ``*.pth``)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    student = {k[len(STUDENT_PREFIX):]: v for k, v in state.items() if k.startswith(STUDENT_PREFIX)}
+    if not student:
+        raise DataError(f"{checkpoint}: not a SCORE model checkpoint (no '{STUDENT_PREFIX}*' weights)")
+    return student
+
+
+def starting_config(train_config: Path) -> Dict[str, Any]:
+    """The wav2vec2_model config of the run's starting upstream, without its regularisation
+    overrides."""
+    if not train_config.is_file():
+        raise DataError(f"{train_config}: missing; is {train_config.parent} a SCORE experiment?")
+    frontend_conf = (yaml.safe_load(train_config.read_text(encoding="utf-8")) or {}).get("frontend_conf") or {}
+    shaping = {k: v for k, v in (frontend_conf.get("arch_conf") or {}).items() if k not in REGULARISATION_KEYS}
+    return upstream_config(frontend_conf.get("weights", "random"), frontend_conf.get("arch"), shaping)
+
+
+@cli_entry
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("exp", type=Path, help="score_train output dir (run from its recipe dir)")
+    parser.add_argument("--checkpoint", default="valid.loss.best.pth",
+                        help="weights file in exp (default: lowest validation loss)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    source = args.exp / args.checkpoint
+    if not source.is_file():
+        raise DataError(f"{source}: missing; is training of {args.exp} finished?")
+    config = starting_config(args.exp / "config.yaml")
+    model = build_and_load(source, config, student_state(source))
+    info = {"source": str(source), **training_summary(args.exp, METRICS)}
+    export_upstream(model, config, args.out, info)
+    write_summary(info, args.out.with_name("summary.md"), METRICS)
+    _LOG.info("%s: %.2f M parameters, %s", args.out, sum(p.numel() for p in model.parameters()) / 1e6, info)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
