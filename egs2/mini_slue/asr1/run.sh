@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# mini_slue: a synthetic SLUE-style corpus (eSpeak NG), three targets on one dump:
+# mini_slue: a synthetic SLUE-style corpus (eSpeak NG), four targets on one dump:
 #   asr        transcripts, CTC over characters                     (SLUE ASR)
 #   ner        transcripts with "TAG FILL words SEP" entity spans   (SLUE-VoxPopuli NER)
 #   sentiment  one label per segment, utterance classifier          (SLUE-VoxCeleb sentiment)
+#   phn        eSpeak NG's phonemes, CTC over phonemes; its WER is the PER (SUPERB PR; not in the demo)
 # Every option of ssl_ft.sh can be given here (e.g. --stage 11 --stop_stage 13 --ngpu 1);
 # stages 1-4 run once (with the first target) and are shared by the others.
 # --targets "asr" (first option) runs a subset, e.g. another system for one target (see RESULTS.md):
@@ -41,7 +42,9 @@ options() {  # options of ssl_ft.sh for one target
         sentiment) opts=(--task cls --text_name text.sentiment --local_score_opts "--metric sentiment"
                          --pretrained_model "${asr_model}:frontend:frontend:frontend.num_updates,frontend.layer_weights"
                          --inference_model valid.acc.ave.pth --train_config conf/train_sentiment.yaml) ;;
-        *) echo "$0: unknown target '$1' (asr, ner, sentiment)" >&2; exit 2 ;;
+        phn) opts=(--task asr --text_name text.phn --token_type word
+                   --train_config conf/train_asr.yaml --inference_config conf/decode_asr.yaml) ;;
+        *) echo "$0: unknown target '$1' (asr, ner, sentiment, phn)" >&2; exit 2 ;;
     esac
 }
 for target in ${targets}; do options "${target}"; done   # check them all before running any
