@@ -1,5 +1,5 @@
 """End to end: the SCORE recipe (egs2/mini_slue/score1) on a tiny corpus, from data preparation to
-an exported upstream that the fine-tuning frontend loads, and a re-run that resumes."""
+an exported upstream, its query-by-example evaluation and RESULTS.md, and a re-run that resumes."""
 
 import pytest
 import torch
@@ -7,7 +7,7 @@ from helpers import copy_recipes, run
 
 from espnet2_ext.upstream.checkpoints import read_checkpoint
 
-TINY = ["--local_data_opts", "--train_recordings 2 --dev_recordings 1 --test_recordings 1",
+TINY = ["--local_data_opts", "--train_recordings 2 --dev_recordings 1 --test_recordings 2",
         "--train_args", "--max_epoch 2 --num_iters_per_epoch 2 --batch_size 2"]
 
 
@@ -32,6 +32,14 @@ def test_only_the_top_two_layers_of_the_default_upstream_changed(tuned):
 def test_the_summary_counts_the_runs_updates(tuned):
     path, _ = tuned
     assert "2 epochs, 4 updates" in (path / "exp/score_train_score/summary.md").read_text()
+
+
+def test_results_compare_the_starting_and_the_tuned_upstream_on_qbe(tuned):
+    path, _ = tuned
+    results = (path / "RESULTS.md").read_text()
+    assert "## score_train_score" in results and "| layer | MAP start | MAP SCORE |" in results
+    assert [line.split("|")[1].strip() for line in results.splitlines() if line.startswith("| ")
+            and line.count("|") == 6 and line.split("|")[1].strip().isdigit()] == ["1", "2", "3", "4"]
 
 
 def test_rerunning_training_resumes_the_finished_run(tuned):

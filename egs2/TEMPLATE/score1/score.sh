@@ -6,6 +6,8 @@
 #   5   statistics (shapes)                              (ssl_ft.sh stage 10)
 #   6   SCORE tuning (score_train; resumable)            (ssl_ft.sh stage 11)
 #   7   export the tuned upstream + summary -> ${expdir}/score_<tag>/upstream.pth
+#   8   the recipe's own evaluation of the starting and the tuned upstream (local/evaluate.sh), if any
+#   9   RESULTS.md: every run's cost, validation loss and evaluation
 set -euo pipefail
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*"; }
 
@@ -16,6 +18,7 @@ train_args=               # Extra training options (override the config).
 tag=                      # Suffix of the exp dir (default: the config's name).
 train_set=
 valid_set=
+test_sets=                # Sets formatted for local/evaluate.sh (default: the valid set).
 local_data_opts=
 nj=2
 ngpu=auto
@@ -24,7 +27,7 @@ dumpdir=dump
 expdir=exp
 python=python3
 
-help_message=$(sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//')
+help_message=$(sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//')
 . "$(dirname "$(readlink -f "$0")")/../asr1/parse_options.sh"
 [ $# -eq 0 ] || { log "unexpected argument '$1' (options are --name value; see --help)"; exit 2; }
 . ./path.sh
@@ -33,7 +36,7 @@ help_message=$(sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//')
 [ -n "${train_config}" ] || { log "--train_config is required"; exit 2; }
 [ -n "${tag}" ] || tag=$(basename "${train_config}" .yaml)
 exp="${expdir}/score_${tag}"
-ft=(./ssl_ft.sh --train_set "${train_set}" --valid_set "${valid_set}" --test_sets "${valid_set}"
+ft=(./ssl_ft.sh --train_set "${train_set}" --valid_set "${valid_set}" --test_sets "${test_sets:-${valid_set}}"
     --nj "${nj}" --ngpu "${ngpu}" --dumpdir "${dumpdir}" --expdir "${expdir}" --python "${python}"
     --train_config "${train_config}" --task score --target upstream --token_type speech --tag "${tag}")
 [ -n "${train_nthreads}" ] && ft+=(--train_nthreads "${train_nthreads}")
@@ -49,5 +52,15 @@ done
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     log "Stage 7: export -> ${exp}/upstream.pth"
     ${python} -m espnet2_ext.score.export "${exp}" --out "${exp}/upstream.pth"
+fi
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ] && [ -x local/evaluate.sh ]; then
+    start=$(${python} -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["frontend_conf"]["weights"])' \
+        "${exp}/config.yaml")
+    log "Stage 8: local/evaluate.sh ${start} ${exp}/upstream.pth -> ${exp}/eval"
+    local/evaluate.sh "${start}" "${exp}/upstream.pth" "${exp}/eval"
+fi
+if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+    log "Stage 9: RESULTS.md"
+    ${python} -m espnet2_ext.score.report "${expdir}" --out RESULTS.md
 fi
 log "Finished stages ${stage}-${stop_stage}"
