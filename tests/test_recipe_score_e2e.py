@@ -39,7 +39,7 @@ def test_results_compare_the_starting_and_the_tuned_upstream_on_qbe(tuned):
     results = (path / "RESULTS.md").read_text()
     assert "## score_train_score" in results and "| layer | MAP start | MAP SCORE |" in results
     assert [line.split("|")[1].strip() for line in results.splitlines() if line.startswith("| ")
-            and line.count("|") == 6 and line.split("|")[1].strip().isdigit()] == ["1", "2", "3", "4"]
+            and line.count("|") == 8 and line.split("|")[1].strip().isdigit()] == ["1", "2", "3", "4"]
 
 
 def test_rerunning_training_resumes_the_finished_run(tuned):

@@ -270,6 +270,7 @@ def test_evaluate_planted_queries():
     result = evaluate(queries, docs, truth)
     # q0 and q1 rank their doc first (AP 1). "short" scores 0 everywhere: all 8 docs tie, AP 1/8.
     assert result["map"] == pytest.approx((1 + 1 + 1 / 8) / 3)
+    assert result["ap"] == pytest.approx({"q0": 1.0, "q1": 1.0, "short": 1 / 8})
     # The best cut takes q0's and q1's true docs and no false ones. "short" is all missed
     # (P_miss 1): TWV = 1 - (0 + 0 + 1) / 3 = 2/3.
     assert result["mtwv"] == pytest.approx(2 / 3)

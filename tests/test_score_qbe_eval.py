@@ -75,7 +75,8 @@ def _check_structure(result: dict, num_queries: int, num_docs: int) -> None:
     assert set(result) >= {"upstream", "beta", "layers", "best_layer_by_map", "num_queries", "num_docs"}
     assert list(result["layers"]) == [str(i) for i in range(1, NUM_LAYERS + 1)]
     for metrics in result["layers"].values():
-        assert set(metrics) == {"map", "mtwv", "atwv"}
+        assert set(metrics) == {"map", "mtwv", "atwv", "ap"}
+        assert metrics["map"] == pytest.approx(sum(metrics["ap"].values()) / len(metrics["ap"]))
         assert 0.0 < metrics["map"] <= 1.0 and 0.0 <= metrics["mtwv"] <= 1.0
         assert metrics["atwv"] <= metrics["mtwv"] + 1e-12  # MTWV is the best threshold's TWV
     best = result["best_layer_by_map"]

@@ -17,7 +17,8 @@ def fake_run(run, qbe=True):
     if qbe:
         (run / "eval").mkdir()
         for view, value in (("start", 0.4), ("tuned", 0.5)):
-            layers = {str(i): {"map": value + i / 100, "mtwv": value / 10, "atwv": -1.0} for i in (1, 2)}
+            ap = {"q1": value + 0.01, "q2": value - 0.01}  # tuned better on both queries
+            layers = {str(i): {"map": value + i / 100, "mtwv": value / 10, "atwv": -1.0, "ap": ap} for i in (1, 2)}
             (run / "eval" / f"qbe_{view}.json").write_text(json.dumps(
                 {"layers": layers, "num_queries": 30, "num_docs": 94, "beta": 999.9, "method": "cosine_exp"}))
 
@@ -31,9 +32,10 @@ def test_each_run_gets_its_cost_curve_command_and_qbe_rows(tmp_path):
     assert "2 epochs, 100 updates, 0.1 h of training" in text
     assert "| 2 | 0.1000 |" in text
     assert "`./run.sh --train_config conf/tuning/a.yaml`" in text
-    assert "| 1 | 0.4100 | 0.5100 | 0.0400 | 0.0500 |" in text
+    # Every resample of two queries, each 0.1 better, gives +0.1: the interval is one point.
+    assert "| 1 | 0.4100 | 0.5100 | +0.1000 [+0.1000, +0.1000] | 1.000 | 0.0400 | 0.0500 |" in text
     assert "30 queries, 94 documents, beta 999.9" in text
-    assert text.count("| layer | MAP start") == 1  # score_b has no evaluation
+    assert text.count("| layer | MAP start |") == 1  # score_b has no evaluation
 
 
 def test_no_run_is_one_clear_line(tmp_path, capsys):

@@ -189,16 +189,16 @@ def znorm_per_query(scores: Mapping[Pair, float]) -> dict[Pair, float]:
 
 def _labelled(
     scores: Mapping[Pair, float], truth: set[Pair]
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(scores, is-true flags) per query that has at least one true doc."""
+) -> dict[Hashable, tuple[np.ndarray, np.ndarray]]:
+    """Query id -> (scores, is-true flags), for each query that has at least one true doc."""
     unscored = sorted(map(repr, truth - scores.keys()))
     if unscored:
         raise DataError(f"ground truth pairs (query, doc) with no score: {', '.join(unscored[:5])}")
-    labelled = []
+    labelled = {}
     for qid, (dids, values) in _by_query(scores).items():
         hits = np.array([(qid, did) in truth for did in dids])
         if hits.any():  # TWV and AP are undefined for a query with no true doc
-            labelled.append((values, hits))
+            labelled[qid] = (values, hits)
     if not labelled:
         raise DataError("no query has a true doc in the ground truth")
     return labelled
@@ -216,9 +216,15 @@ def _average_precision(values: np.ndarray, hits: np.ndarray) -> float:
     return float((precision * recall_gain).sum())
 
 
+def average_precisions(scores: Mapping[Pair, float], truth: set[Pair]) -> dict[Hashable, float]:
+    """Query id -> AP of its doc ranking, for the queries with a true doc (what a paired
+    comparison of two systems resamples)."""
+    return {qid: _average_precision(v, h) for qid, (v, h) in _labelled(scores, truth).items()}
+
+
 def mean_average_precision(scores: Mapping[Pair, float], truth: set[Pair]) -> float:
     """Mean over queries (those with a true doc) of the AP of their doc ranking."""
-    return float(np.mean([_average_precision(v, h) for v, h in _labelled(scores, truth)]))
+    return float(np.mean(list(average_precisions(scores, truth).values())))
 
 
 def _twv_terms(
@@ -233,7 +239,7 @@ def _twv_terms(
     labelled = _labelled(scores, truth)
     n_queries = len(labelled)
     values, gains = [], []
-    for vals, hits in labelled:
+    for vals, hits in labelled.values():
         n_true, n_false = hits.sum(), len(hits) - hits.sum()
         # A query whose docs are all true has no false pairs, so its P_FA term is never used.
         fa_cost = beta / (n_queries * n_false) if n_false else 0.0
@@ -284,17 +290,20 @@ def evaluate(
     method: str = "cosine_exp",
     feature_normalization: bool = True,
 ) -> dict[str, float]:
-    """Score every (query, doc) pair as s3prl does and report file-level MAP, MTWV and ATWV.
+    """Score every (query, doc) pair as s3prl does and report file-level MAP, MTWV and ATWV, and
+    each query's AP (``ap``: query id -> AP).
 
     The metrics use the per-query z-normalised scores. ``truth`` holds the (query id, doc id)
     pairs where the query occurs in the doc. ``beta`` is also returned, since TWV depends on it.
     """
     z = znorm_per_query(score_queries(queries, docs, method, feature_normalization))
+    ap = average_precisions(z, truth)
     return {
-        "map": mean_average_precision(z, truth),
+        "map": float(np.mean(list(ap.values()))),
         "mtwv": mtwv(z, truth, beta),
         "atwv": atwv(z, truth, beta),
         "num_queries": len(queries),
         "num_docs": len(docs),
         "beta": beta,
+        "ap": ap,
     }

@@ -162,15 +162,17 @@ def read_truth(path: Path, queries: Sequence[str], docs: Sequence[str]) -> set[P
 
 def layer_metrics(queries: LayerFeatures, docs: LayerFeatures, truth: set[Pair], beta: float, method: str,
                   feature_normalization: bool) -> dict[str, dict[str, float]]:
-    """``{"1": {"map", "mtwv", "atwv"}, ...}``: :func:`evaluate` on each layer."""
+    """``{"1": {"map", "mtwv", "atwv", "ap"}, ...}``: :func:`evaluate` on each layer (``ap``: each
+    query's AP, for paired comparisons)."""
     if len(queries) != len(docs):
         raise DataError(f"queries have {len(queries)} layers but documents {len(docs)}")
     out = {}
     for index, (query_feats, doc_feats) in enumerate(zip(queries, docs, strict=True), start=1):
         started = time.time()
         result = evaluate(query_feats, doc_feats, truth, beta, method, feature_normalization)
-        out[str(index)] = {key: result[key] for key in ("map", "mtwv", "atwv")}
-        _LOG.info("layer %d scored in %.1f s: %s", index, time.time() - started, out[str(index)])
+        out[str(index)] = {key: result[key] for key in ("map", "mtwv", "atwv", "ap")}
+        _LOG.info("layer %d scored in %.1f s: MAP %.4f, MTWV %.4f", index, time.time() - started,
+                  result["map"], result["mtwv"])
     return out
 
 
