@@ -32,7 +32,7 @@ RECIPE = EGS / "mini_slue" / "asr1"
 # run.sh's targets: ESPnet task and default training config (run.sh passes --train_config).
 TARGETS = {
     "mini_slue": {"asr": ("asr", "conf/train_asr.yaml"), "ner": ("asr", "conf/train_ner.yaml"),
-                  "sentiment": ("cls", "conf/train_sentiment.yaml")},
+                  "sentiment": ("cls", "conf/train_sentiment.yaml"), "phn": ("asr", "conf/train_asr.yaml")},
     "fsdd_digits": {"asr": ("asr", "conf/train_asr.yaml")},
 }
 TOKENS = {"asr": "<blank>\n<unk>\na\nb\n<sos/eos>\n", "cls": "neutral\npositive\nnegative\n"}
@@ -222,6 +222,12 @@ def test_config_comments_name_systems_of_that_config():
                         and Path(c.config).name == path.name], f"{path.relative_to(EGS)}: --tag {tag}"
 
 
+def without_option(args: Tuple[str, ...], option: str, value_prefix: str) -> Tuple[str, ...]:
+    """``args`` without the pairs ``option value`` whose value starts with ``value_prefix``."""
+    pairs = list(zip(args[::2], args[1::2]))
+    return tuple(w for o, v in pairs if not (o == option and v.startswith(value_prefix)) for w in (o, v))
+
+
 @functools.lru_cache(maxsize=None)
 def resolved(task: str, argv: Tuple[str, ...]) -> Dict[str, object]:
     return flat(effective_config(task, list(argv)))
@@ -249,6 +255,8 @@ METHODS = {  # method: (pattern, what it may change)
     "budget": (r"^train_(asr|ner|sentiment)_ep\d+$", ["max_epoch"]),
     # a random-initialised upstream of the same architecture (baseline of pretraining)
     "random_upstream": (r"_ssl_tiny_random_", ["frontend_conf.weights", "frontend_conf.arch"]),
+    # the default upstream after SCORE tuning (egs2/mini_slue/score1's output)
+    "score_upstream": (r"_ssl_tiny_score_", ["frontend_conf.weights"]),
     # fine-tuning / frozen probe of the default upstream: what trains, and the head (mini_slue's
     # default has a conformer head with SpecAugment, the linear heads their own schedule and budget)
     "pretrained_upstream": (r"_ssl_tiny_pretrained_", ["frontend_conf.freeze_*", "frontend_conf.weighted_sum",
@@ -282,11 +290,15 @@ def test_system_differs_from_its_reference_only_in_its_method(system, monkeypatc
     name = re.sub(r"_seed\d+$", "", system.experiment.removeprefix(f"{system.task}_{system.target}_"))
     method = next((m for m, (pattern, _) in METHODS.items() if re.search(pattern, name)), None)
     assert method, f"{system.recipe}/{system.experiment}: no METHODS rule says what its method changes"
-    if method == "random_upstream":
-        reference = EGS / system.recipe / "asr1/conf/tuning" / (name.replace("_random_", "_pretrained_") + ".yaml")
+    if method in ("random_upstream", "score_upstream"):  # the same system on the pretrained upstream
+        kind = method.split("_")[0]
+        reference = EGS / system.recipe / "asr1/conf/tuning" / (name.replace(f"_{kind}_", "_pretrained_") + ".yaml")
     else:
         reference = EGS / system.recipe / "asr1" / TARGETS[system.recipe][system.target][1]
-    base = resolved(system.task, ("--config", str(reference)))
+    base_argv = ("--config", str(reference))
+    if method == "score_upstream":  # compared with the vanilla system's command: same budget
+        base_argv += without_option(system.train_args, "--frontend_conf", "weights=")
+    base = resolved(system.task, base_argv)
     conf = resolved(system.task, tuple(system.argv))
     changed = {k for k in set(base) | set(conf) if base.get(k, object()) != conf.get(k, object())}
     assert {k for k in changed if not any(fnmatch.fnmatch(k, p) for p in METHODS[method][1])} == set()
@@ -304,6 +316,9 @@ def test_system_differs_from_its_reference_only_in_its_method(system, monkeypatc
         assert f"layers{conf['frontend_conf.keep_layers']}" == strategy[1]
     elif method == "random_upstream":
         assert conf["frontend_conf.weights"] == "random"
+    elif method == "score_upstream":  # another recipe's output: the model is built in its own test
+        assert re.fullmatch(r"\.\./score1/exp/score_train_score(_seed\d+)?/upstream\.pth", conf["frontend_conf.weights"])
+        return
     build(system.task, system.argv, tmp_path)
 
 

@@ -15,6 +15,7 @@ from espnet2_ext.tasks import ScoreTask
 from espnet2_ext.upstream.checkpoints import export_upstream, upstream_config
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
 
+RECIPE = Path(__file__).resolve().parents[1] / "egs2/mini_slue/score1"
 # A small random upstream: 3 layers of 64, the HuBERT CNN layout with 32 channels.
 SMALL = {
     "extractor_conv_layer_config": [[32, 10, 5]] + [[32, 3, 2]] * 4 + [[32, 2, 2]] * 2,
@@ -135,11 +136,7 @@ def test_export_of_a_run_from_a_project_checkpoint_keeps_its_layer_drop(tmp_path
 
 
 def test_export_of_a_run_from_a_transformers_directory(tmp_path):
-    torch.manual_seed(0)
-    config = HubertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                          conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
-    HubertModel(config).save_pretrained(tmp_path / "hubert")
-    conf = {"weights": str(tmp_path / "hubert")}
+    conf = {"weights": str(tiny_hubert_dir(tmp_path / "hubert"))}
     model = trained(ScoreModel(SSLUpstreamFrontend(**conf), projection_dim=8))
     fake_run(tmp_path / "exp", model, conf)
     assert_export_gives_the_students_features(model, tmp_path / "exp", tmp_path)
@@ -157,11 +154,31 @@ def test_export_of_something_else_is_one_clear_line(tmp_path, capsys):
     assert "not a SCORE model checkpoint (no 'frontend.upstream.*' weights)" in capsys.readouterr().err
 
 
+def tiny_hubert_dir(path: Path) -> Path:
+    torch.manual_seed(0)
+    config = HubertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                          conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    HubertModel(config).save_pretrained(path)
+    return path
+
+
 def test_the_task_builds_the_shipped_cpu_config(tmp_path, monkeypatch):
-    recipe = Path(__file__).resolve().parents[1] / "egs2/mini_slue/score1"
-    monkeypatch.chdir(recipe)
+    monkeypatch.chdir(RECIPE)
     args = ScoreTask.get_parser().parse_args(["--config", "conf/train_score.yaml", "--output_dir", str(tmp_path)])
     model = ScoreTask.build_model(args)
     assert isinstance(model, ScoreModel) and model.projection.out_features == 128
     trainable = {n.split(".")[4] for n, p in model.frontend.named_parameters() if p.requires_grad and ".layers." in n}
     assert trainable == {"2", "3"}
+
+
+def test_the_papers_gpu_config_parses_and_builds_on_a_transformers_directory(tmp_path, monkeypatch):
+    """The HuBERT Base config, with a tiny HuBERT directory in place of hubert-base-ls960."""
+    monkeypatch.chdir(RECIPE)
+    args = ScoreTask.get_parser().parse_args([
+        "--config", "conf/tuning/train_score_hubert_base.yaml", "--output_dir", str(tmp_path),
+        "--frontend_conf", f"weights={tiny_hubert_dir(tmp_path / 'hubert')}"])
+    assert (args.accum_grad, args.batch_size, args.optim_conf["lr"]) == (8, 1, 2.0e-05)
+    assert args.scheduler_conf == {"warmup_steps_list": [0, 1000, 3600], "warmup_lr_list": [0.0, 2.0e-05, 0.0]}
+    model = ScoreTask.build_model(args)
+    assert model.projection.out_features == 256
+    assert model.frontend.upstream.encoder.transformer.layer_drop == 0.0
