@@ -8,8 +8,6 @@ run's ``frontend_conf``) with that upstream's own dropouts: the run's regularisa
 ``summary.md`` beside the file gives the run's updates, training time and validation loss.
 """
 
-import argparse
-import logging
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
@@ -17,12 +15,9 @@ import torch
 import yaml
 
 from espnet2_ext.errors import DataError, cli_entry
-from espnet2_ext.ssl.export import training_summary, write_summary
-from espnet2_ext.upstream.checkpoints import (
-    REGULARISATION_KEYS, build_and_load, export_upstream, upstream_config,
-)
+from espnet2_ext.ssl.export import export_run, parse_export_args
+from espnet2_ext.upstream.checkpoints import REGULARISATION_KEYS, upstream_config
 
-_LOG = logging.getLogger(__name__)
 STUDENT_PREFIX = "frontend.upstream."
 METRICS = ("loss",)
 
@@ -48,22 +43,9 @@ def starting_config(train_config: Path) -> Dict[str, Any]:
 
 @cli_entry
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("exp", type=Path, help="score_train output dir (run from its recipe dir)")
-    parser.add_argument("--checkpoint", default="valid.loss.best.pth",
-                        help="weights file in exp (default: lowest validation loss)")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    source = args.exp / args.checkpoint
-    if not source.is_file():
-        raise DataError(f"{source}: missing; is training of {args.exp} finished?")
-    config = starting_config(args.exp / "config.yaml")
-    model = build_and_load(source, config, student_state(source))
-    info = {"source": str(source), **training_summary(args.exp, METRICS)}
-    export_upstream(model, config, args.out, info)
-    write_summary(info, args.out.with_name("summary.md"), METRICS)
-    _LOG.info("%s: %.2f M parameters, %s", args.out, sum(p.numel() for p in model.parameters()) / 1e6, info)
+    args = parse_export_args(argv, __doc__, "score_train (run from its recipe dir)", "valid.loss.best.pth",
+                             "lowest validation loss")
+    export_run(args, starting_config(args.exp / "config.yaml"), student_state(args.source), METRICS)
     return 0
 
 

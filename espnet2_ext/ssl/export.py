@@ -18,9 +18,10 @@ from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.upstream.checkpoints import build_and_load, export_upstream, read_checkpoint
 
 _LOG = logging.getLogger(__name__)
+METRICS = ("acc_m", "loss")
 
 
-def training_summary(exp: Path, metrics: Sequence[str] = ("acc_m", "loss")) -> Dict[str, Any]:
+def training_summary(exp: Path, metrics: Sequence[str] = METRICS) -> Dict[str, Any]:
     """Epochs, updates, train time and the validation ``metrics`` per epoch of an ESPnet run."""
     path = exp / "checkpoint.pth"
     if not path.is_file():
@@ -39,7 +40,7 @@ def training_summary(exp: Path, metrics: Sequence[str] = ("acc_m", "loss")) -> D
     }
 
 
-def write_summary(info: Dict[str, Any], path: Path, metrics: Sequence[str] = ("acc_m", "loss")) -> None:
+def write_summary(info: Dict[str, Any], path: Path, metrics: Sequence[str] = METRICS) -> None:
     """``summary.md``: the run's length and its validation ``metrics`` per epoch."""
     names = {"acc_m": "valid masked accuracy", "loss": "valid loss"}
     columns = [info[f"valid_{m}"] for m in metrics]
@@ -57,24 +58,37 @@ def write_summary(info: Dict[str, Any], path: Path, metrics: Sequence[str] = ("a
     )
 
 
-@cli_entry
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("exp", type=Path, help="hubert_train output dir")
-    parser.add_argument("--checkpoint", default="valid.acc_m.best.pth",
-                        help="weights file in exp (default: best validation masked accuracy)")
+def parse_export_args(argv: Optional[Sequence[str]], description: str, trained_by: str,
+                      checkpoint: str, checkpoint_help: str) -> argparse.Namespace:
+    """The export CLI shared by the methods that hand on an upstream: EXP [--checkpoint] --out."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("exp", type=Path, help=f"{trained_by} output dir")
+    parser.add_argument("--checkpoint", default=checkpoint, help=f"weights file in exp (default: {checkpoint_help})")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    source = args.exp / args.checkpoint
-    if not source.is_file():
-        raise DataError(f"{source}: missing; is training of {args.exp} finished?")
-    config, state = read_checkpoint(source)
-    model = build_and_load(source, config, state)
-    info = {"source": str(source), **training_summary(args.exp)}
+    args.source = args.exp / args.checkpoint
+    if not args.source.is_file():
+        raise DataError(f"{args.source}: missing; is training of {args.exp} finished?")
+    return args
+
+
+def export_run(args: argparse.Namespace, config: Dict[str, Any], state: Dict[str, Any],
+               metrics: Sequence[str]) -> None:
+    """Write the upstream of ``config`` with ``state`` to ``args.out``, with the run's summary."""
+    model = build_and_load(args.source, config, state)
+    info = {"source": str(args.source), **training_summary(args.exp, metrics)}
     export_upstream(model, config, args.out, info)
-    write_summary(info, args.out.with_name("summary.md"))
+    write_summary(info, args.out.with_name("summary.md"), metrics)
     _LOG.info("%s: %.2f M parameters, %s", args.out, sum(p.numel() for p in model.parameters()) / 1e6, info)
+
+
+@cli_entry
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_export_args(argv, __doc__, "hubert_train", "valid.acc_m.best.pth",
+                             "best validation masked accuracy")
+    config, state = read_checkpoint(args.source)
+    export_run(args, config, state, METRICS)
     return 0
 
 
