@@ -38,6 +38,16 @@ def test_each_run_gets_its_cost_curve_command_and_qbe_rows(tmp_path):
     assert text.count("| layer | MAP start |") == 1  # score_b has no evaluation
 
 
+def test_seeds_of_one_run_are_summarised_against_the_same_start(tmp_path):
+    fake_run(tmp_path / "score_a")
+    fake_run(tmp_path / "score_a_seed1")
+    assert report.main([str(tmp_path), "--out", str(tmp_path / "RESULTS.md")]) == 0
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "## Seeds: score_a (2 SCORE runs, QbE MAP)" in text
+    # Both seeds 0.51 at layer 1 (sd 0), the seed-averaged AP 0.1 above the start on both queries.
+    assert "| 1 | 0.4100 | 0.5100, 0.5100 | 0.5100 (0.0000) | +0.1000 [+0.1000, +0.1000] | 1.000 |" in text
+
+
 def test_no_run_is_one_clear_line(tmp_path, capsys):
     assert report.main([str(tmp_path), "--out", str(tmp_path / "R.md")]) == 1
     assert capsys.readouterr().err.strip() == f"ERROR: {tmp_path}: no SCORE run (score_*/checkpoint.pth)"
