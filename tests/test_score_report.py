@@ -13,7 +13,8 @@ def fake_run(run, qbe=True):
     stats = {e: {"train": {"total_count": 50 * e, "time": datetime.timedelta(seconds=180)},
                  "valid": {"loss": 0.2 / e}} for e in (1, 2)}
     torch.save({"reporter": {"stats": stats, "epoch": 2}}, run / "checkpoint.pth")
-    (run / "run.sh").write_text("python3 -m espnet2_ext.bin.score_train --output_dir x --config conf/tuning/a.yaml\n")
+    seed = " --seed 1" if run.name.endswith("_seed1") else ""
+    (run / "run.sh").write_text(f"python3 -m espnet2_ext.bin.score_train --output_dir x --config conf/tuning/a.yaml{seed}\n")
     if qbe:
         (run / "eval").mkdir()
         for view, value in (("start", 0.4), ("tuned", 0.5)):
@@ -44,6 +45,7 @@ def test_seeds_of_one_run_are_summarised_against_the_same_start(tmp_path):
     assert report.main([str(tmp_path), "--out", str(tmp_path / "RESULTS.md")]) == 0
     text = (tmp_path / "RESULTS.md").read_text()
     assert "## Seeds: score_a (2 SCORE runs, QbE MAP)" in text
+    assert '`./run.sh --train_config conf/tuning/a.yaml --train_args "--seed 1" --tag a_seed1`' in text
     # Both seeds 0.51 at layer 1 (sd 0), the seed-averaged AP 0.1 above the start on both queries.
     assert "| 1 | 0.4100 | 0.5100, 0.5100 | 0.5100 (0.0000) | +0.1000 [+0.1000, +0.1000] | 1.000 |" in text
 

@@ -24,10 +24,20 @@ QBE_VIEWS = ("start", "tuned")
 
 
 def training_command(run: Path) -> str:
-    """The recipe command of a run, from the config its ``run.sh`` (ssl_ft.sh's record) names."""
-    match = re.search(r"--config (\S+)", (run / "run.sh").read_text(encoding="utf-8")) \
-        if (run / "run.sh").is_file() else None
-    return f"./run.sh --train_config {match.group(1)}" if match else "./run.sh"
+    """The recipe command of a run, from what its ``run.sh`` (ssl_ft.sh's record) names: the
+    config, a seed, and the tag when the run's name is not the config's."""
+    recorded = (run / "run.sh").read_text(encoding="utf-8") if (run / "run.sh").is_file() else ""
+    config = re.search(r"--config (\S+)", recorded)
+    seed = re.search(r"--seed (\d+)", recorded)
+    words = ["./run.sh"]
+    if config:
+        words.append(f"--train_config {config.group(1)}")
+    if seed:
+        words.append(f'--train_args "--seed {seed.group(1)}"')
+    tag = run.name.removeprefix("score_")
+    if not config or tag != Path(config.group(1)).stem:
+        words.append(f"--tag {tag}")
+    return " ".join(words)
 
 
 def cost_lines(run: Path) -> List[str]:
