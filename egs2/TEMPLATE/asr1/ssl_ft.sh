@@ -246,12 +246,15 @@ if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
         --output_dir "${stats_dir}/logdir/stats.JOB" --config "${train_config}" ${train_args}
     _dirs=(); for n in $(seq "${_nj}"); do _dirs+=(--input_dir "${stats_dir}/logdir/stats.${n}"); done
     ${python} -m espnet2.bin.aggregate_stats_dirs "${_dirs[@]}" --output_dir "${stats_dir}"
-    # Append the vocabulary size to the target's shape, as ESPnet's batch folding expects.
-    [ "${task}" = score ] || vocab=$(wc -l < "${token_list}")
-    for dset in $([ "${task}" = score ] || echo train valid); do
-        awk -v v="${vocab}" '{ print $0 "," v }' "${stats_dir}/${dset}/${target_key}_shape" \
-            > "${stats_dir}/${dset}/${target_key}_shape.${token_type}"
-    done
+    # Append the vocabulary size to the target's shape, as ESPnet's batch folding expects (a
+    # speech-only task has no target).
+    if [ "${task}" != score ]; then
+        vocab=$(wc -l < "${token_list}")
+        for dset in train valid; do
+            awk -v v="${vocab}" '{ print $0 "," v }' "${stats_dir}/${dset}/${target_key}_shape" \
+                > "${stats_dir}/${dset}/${target_key}_shape.${token_type}"
+        done
+    fi
 fi
 
 if run_stage 11 && [ "${stop_stage_train}" -ge 11 ]; then
