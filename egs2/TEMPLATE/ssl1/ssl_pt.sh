@@ -18,6 +18,8 @@ n_clusters=100            # k-means clusters (targets) per iteration.
 feature_layer=3           # Layer of iteration i-1 clustered for iteration i > 1 (1-based).
 km_portion=0.3            # Fraction of the training utterances k-means is fitted on (iteration > 1).
 warm_start=false          # Iteration i > 1 starts from iteration i-1's encoder (HuBERT: from scratch).
+init_upstream=            # Iteration 1 starts from this exported upstream's encoder (pretraining longer
+                          # than one run, in steps; the MFCC targets get a fresh projection).
 train_configs=            # One hubert_train config per iteration (space separated).
 train_args=               # Extra training options of every iteration (override the configs).
 iter_train_args=          # Extra training options per iteration, ';'-separated: "--max_epoch 7;--max_epoch 20".
@@ -76,14 +78,18 @@ for iter in $(seq "${n_iter}"); do
         done
         labels tokens --n_clusters "${n_clusters}" "data/token_list/${target}_word/tokens.txt"
     fi
-    init_opts=()
-    if [ "${warm_start}" = true ] && [ "${iter}" -gt 1 ]; then
-        init_opts=(--pretrained_model "${exp}/init.pth")
+    warm_from=
+    if [ "${iter}" -eq 1 ]; then
+        warm_from=${init_upstream}
+    elif [ "${warm_start}" = true ]; then
+        warm_from=${feature%:*}
     fi
+    init_opts=()
+    [ -z "${warm_from}" ] || init_opts=(--pretrained_model "${exp}/init.pth")
     for step in 1 2; do  # statistics and pretraining are ssl_ft.sh's stages 10 and 11
         selected "${step}" || continue
         if [ "${step}" = 2 ] && [ ${#init_opts[@]} -gt 0 ]; then
-            ${python} -m espnet2_ext.ssl.warm_start "${feature%:*}" "${exp}/init.pth"
+            ${python} -m espnet2_ext.ssl.warm_start "${warm_from}" "${exp}/init.pth"
         fi
         log "Stage $((first_stage + step)): ssl_ft.sh stage $((9 + step)) (hubert task) -> ${exp}"
         ./ssl_ft.sh "${common[@]}" --stage "$((9 + step))" --stop_stage "$((9 + step))" \
