@@ -10,6 +10,9 @@ from typing import Dict, List, Tuple
 import numpy as np
 import pytest
 import soundfile
+import torch
+
+from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,3 +49,27 @@ def run(cmd: List[str], cwd: Path, env: Dict[str, str], check: bool = True) -> s
     if check and proc.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
     return proc
+
+
+# A small random upstream for model tests: 3 layers of 64, the HuBERT CNN layout with 32 channels.
+SMALL_UPSTREAM = {
+    "extractor_conv_layer_config": [[32, 10, 5]] + [[32, 3, 2]] * 4 + [[32, 2, 2]] * 2,
+    "encoder_embed_dim": 64, "encoder_num_layers": 3, "encoder_num_heads": 2,
+    "encoder_ff_interm_features": 128, "encoder_pos_conv_kernel": 16, "encoder_pos_conv_groups": 4,
+}
+
+
+def small_frontend(**kwargs) -> SSLUpstreamFrontend:
+    torch.manual_seed(0)
+    return SSLUpstreamFrontend(weights="random", arch="tiny", arch_conf=SMALL_UPSTREAM, **kwargs)
+
+
+def noise_batch(lengths=(16000, 12000, 9000)) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Padded noise waves of the given lengths (seeded) and their lengths."""
+    torch.manual_seed(1)
+    return 0.1 * torch.randn(len(lengths), max(lengths)), torch.tensor(lengths)
+
+
+# A tiny transformers wav2vec2/HuBERT/WavLM config (kwargs of their config classes).
+TINY_HF = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64,
+               conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)

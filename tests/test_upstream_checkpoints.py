@@ -14,20 +14,13 @@ from transformers import (
     WavLMModel,
 )
 
+from helpers import TINY_HF
+
 from espnet2_ext.errors import DataError
 from espnet2_ext.upstream.architectures import ARCHITECTURES
 from espnet2_ext.upstream.checkpoints import ESPNET_HUBERT_PREFIX, export_upstream, load_upstream
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
 
-TINY_HF = dict(
-    hidden_size=32,
-    num_hidden_layers=3,
-    num_attention_heads=2,
-    intermediate_size=64,
-    conv_dim=(16,) * 7,
-    num_conv_pos_embeddings=16,
-    num_conv_pos_embedding_groups=2,
-)
 HF_MODELS = {
     "wav2vec2_base_style": (Wav2Vec2Model, Wav2Vec2Config(**TINY_HF)),
     "wav2vec2_large_style": (

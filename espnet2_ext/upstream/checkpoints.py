@@ -13,6 +13,7 @@ frontend and all fine-tuning methods have one implementation to work with:
 """
 
 import logging
+import pickle
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -124,7 +125,11 @@ def export_upstream(model: Wav2Vec2Model, config: Mapping[str, Any], path: Path,
 
 def read_checkpoint(path: Path) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
     """(wav2vec2_model config, upstream state dict) of an exported or ESPnet hubert_train file."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError) as err:  # empty, text, truncated
+        first_line = (str(err).splitlines() or [type(err).__name__])[0]
+        raise DataError(f"{path}: not a readable checkpoint ({first_line})") from None
     if isinstance(payload, dict) and payload.get("format") == EXPORT_FORMAT:
         _LOG.info("SSL upstream from %s (%s)", path, payload["info"])
         return dict(payload["config"]), payload["state_dict"]

@@ -1,1 +1,0 @@
-../../TEMPLATE/score1/score.sh
