@@ -1,6 +1,8 @@
 """Facts about the audio every upstream takes, shared by the programs that count it."""
 
-from typing import Any
+from typing import Any, Tuple
+
+import torch
 
 SAMPLE_RATE = 16000  # Hz: what wav2vec 2.0, HuBERT and WavLM were pretrained on
 
@@ -13,3 +15,17 @@ def audio_samples(model: Any, speech: Any) -> int:
     """
     count = getattr(getattr(model, "frontend", None), "num_audio_samples", None)
     return int(count(speech)) if count is not None else int(speech.shape[0])
+
+
+Waves = Tuple[torch.Tensor, torch.Tensor]  # padded (B, samples) waves and their lengths
+
+
+def pick_waves(mask: torch.Tensor, when_true: Waves, when_false: Waves) -> Waves:
+    """Per item, the wave (and length) of ``when_true`` where ``mask`` else of ``when_false``,
+    re-padded to the longest chosen (a method's two views of one batch: SCORE, rewiring)."""
+    lengths = torch.where(mask.to(when_true[1].device), when_true[1], when_false[1])
+    out = when_true[0].new_zeros(len(lengths), int(lengths.max()))
+    for b, n in enumerate(lengths.tolist()):
+        source = when_true[0] if mask[b] else when_false[0]
+        out[b, :n] = source[b, :n]
+    return out, lengths

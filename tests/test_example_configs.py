@@ -257,6 +257,8 @@ METHODS = {  # method: (pattern, what it may change)
     "random_upstream": (r"_ssl_tiny_random_", ["frontend_conf.weights", "frontend_conf.arch"]),
     # the default upstream after SCORE tuning (egs2/mini_slue/score1's output)
     "score_upstream": (r"_ssl_tiny_score_", ["frontend_conf.weights"]),
+    # the default upstream after rewiring (egs2/mini_slue/rewire1's output)
+    "rewire_upstream": (r"_ssl_tiny_rewire_", ["frontend_conf.weights"]),
     # fine-tuning / frozen probe of the default upstream: what trains, and the head (mini_slue's
     # default has a conformer head with SpecAugment, the linear heads their own schedule and budget)
     "pretrained_upstream": (r"_ssl_tiny_pretrained_", ["frontend_conf.freeze_*", "frontend_conf.weighted_sum",
@@ -290,13 +292,14 @@ def test_system_differs_from_its_reference_only_in_its_method(system, monkeypatc
     name = re.sub(r"_seed\d+$", "", system.experiment.removeprefix(f"{system.task}_{system.target}_"))
     method = next((m for m, (pattern, _) in METHODS.items() if re.search(pattern, name)), None)
     assert method, f"{system.recipe}/{system.experiment}: no METHODS rule says what its method changes"
-    if method in ("random_upstream", "score_upstream"):  # the same system on the pretrained upstream
+    tuned = method in ("score_upstream", "rewire_upstream")  # another recipe's tuned upstream
+    if method == "random_upstream" or tuned:  # the same system on the pretrained upstream
         kind = method.split("_")[0]
         reference = EGS / system.recipe / "asr1/conf/tuning" / (name.replace(f"_{kind}_", "_pretrained_") + ".yaml")
     else:
         reference = EGS / system.recipe / "asr1" / TARGETS[system.recipe][system.target][1]
     base_argv = ("--config", str(reference))
-    if method == "score_upstream":  # compared with the vanilla system's command: same budget
+    if tuned:  # compared with the vanilla system's command: same budget
         base_argv += without_option(system.train_args, "--frontend_conf", "weights=")
     base = resolved(system.task, base_argv)
     conf = resolved(system.task, tuple(system.argv))
@@ -316,8 +319,9 @@ def test_system_differs_from_its_reference_only_in_its_method(system, monkeypatc
         assert f"layers{conf['frontend_conf.keep_layers']}" == strategy[1]
     elif method == "random_upstream":
         assert conf["frontend_conf.weights"] == "random"
-    elif method == "score_upstream":  # another recipe's output: the model is built in its own test
-        assert re.fullmatch(r"\.\./score1/exp/score_train_score(_seed\d+)?/upstream\.pth", conf["frontend_conf.weights"])
+    elif tuned:  # another recipe's output: the model is built in its own test
+        kind = method.split("_")[0]
+        assert re.fullmatch(rf"\.\./{kind}1/exp/{kind}_train_{kind}\w*/upstream\.pth", conf["frontend_conf.weights"])
         return
     build(system.task, system.argv, tmp_path)
 

@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "espnet2_ext"
 GROUND_FLOOR = {"errors", "kaldi_files", "audio", "offline"}
-METHODS = {"context", "fastinf", "ssl", "corpora", "score"}
+METHODS = {"context", "fastinf", "ssl", "corpora", "score", "rewire"}
 TOP_LAYER = {"registration", "tasks", "bin"}  # they name every method; nothing below imports them
 
 

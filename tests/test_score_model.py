@@ -7,31 +7,16 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers import SMALL_UPSTREAM as SMALL, noise_batch as batch, small_frontend
 from transformers import HubertConfig, HubertModel
 
-from espnet2_ext.score import export
 from espnet2_ext.score.model import ScoreModel
+from espnet2_ext.ssl import tuned_export as export
 from espnet2_ext.tasks import ScoreTask
 from espnet2_ext.upstream.checkpoints import export_upstream, upstream_config
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
 
 RECIPE = Path(__file__).resolve().parents[1] / "egs2/mini_slue/score1"
-# A small random upstream: 3 layers of 64, the HuBERT CNN layout with 32 channels.
-SMALL = {
-    "extractor_conv_layer_config": [[32, 10, 5]] + [[32, 3, 2]] * 4 + [[32, 2, 2]] * 2,
-    "encoder_embed_dim": 64, "encoder_num_layers": 3, "encoder_num_heads": 2,
-    "encoder_ff_interm_features": 128, "encoder_pos_conv_kernel": 16, "encoder_pos_conv_groups": 4,
-}
-
-
-def small_frontend(**kwargs) -> SSLUpstreamFrontend:
-    torch.manual_seed(0)
-    return SSLUpstreamFrontend(weights="random", arch="tiny", arch_conf=SMALL, **kwargs)
-
-
-def batch(lengths=(16000, 12000, 9000)):
-    torch.manual_seed(1)
-    return 0.1 * torch.randn(len(lengths), max(lengths)), torch.tensor(lengths)
 
 
 def test_only_the_top_layers_and_the_projection_learn_and_the_teacher_stays():
@@ -148,10 +133,10 @@ def test_export_of_something_else_is_one_clear_line(tmp_path, capsys):
     torch.save({"encoder.weight": torch.zeros(1)}, exp / "valid.loss.best.pth")
     assert export.main([str(exp), "--out", str(tmp_path / "u.pth")]) == 1
     assert capsys.readouterr().err.strip() == \
-        f"ERROR: {exp}/config.yaml: missing; is {exp} a SCORE experiment?"
+        f"ERROR: {exp}/config.yaml: missing; is {exp} an upstream tuning experiment?"
     (exp / "config.yaml").write_text(yaml.safe_dump({"frontend_conf": {"weights": "random", "arch": "tiny"}}))
     assert export.main([str(exp), "--out", str(tmp_path / "u.pth")]) == 1
-    assert "not a SCORE model checkpoint (no 'frontend.upstream.*' weights)" in capsys.readouterr().err
+    assert "not a checkpoint of a model that tunes an ssl_upstream frontend (no 'frontend.upstream.*' weights)" in capsys.readouterr().err
 
 
 def tiny_hubert_dir(path: Path) -> Path:

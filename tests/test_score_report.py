@@ -52,4 +52,4 @@ def test_seeds_of_one_run_are_summarised_against_the_same_start(tmp_path):
 
 def test_no_run_is_one_clear_line(tmp_path, capsys):
     assert report.main([str(tmp_path), "--out", str(tmp_path / "R.md")]) == 1
-    assert capsys.readouterr().err.strip() == f"ERROR: {tmp_path}: no SCORE run (score_*/checkpoint.pth)"
+    assert capsys.readouterr().err.strip() == f"ERROR: {tmp_path}: no score run (score_*/checkpoint.pth)"

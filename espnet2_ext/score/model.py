@@ -7,7 +7,7 @@ random pair order). Both last-layer outputs go through one shared trainable proj
 per-frame L2 normalisation; the loss is the normalised soft-DTW divergence between the two
 sequences divided by their summed lengths (:func:`espnet2_ext.score.soft_dtw.score_loss`).
 Only the top ``trainable_layers`` transformer layers (and the projection) learn; after training
-the projection is dropped and the student's upstream is exported (:mod:`espnet2_ext.score.export`).
+the projection is dropped and the student's upstream is exported (:mod:`espnet2_ext.ssl.tuned_export`).
 
 Deliberate differences from the official code (``Trikaldarshi/SCORE_Finetuning``), each noted
 where it happens: the teacher runs in eval mode (the official one keeps dropout on, unintended by
@@ -25,6 +25,7 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 from typeguard import typechecked
 
+from espnet2_ext.audio import pick_waves
 from espnet2_ext.score.perturb import perturb_batch
 from espnet2_ext.score.soft_dtw import score_loss
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
@@ -98,8 +99,8 @@ class ScoreModel(AbsESPnetModel):
         perturbed, perturbed_lengths = perturb_batch(
             speech, speech_lengths, torch.default_generator, self.speeds, self.semitones)
         student_sees_perturbed = torch.rand(len(speech)) < 0.5
-        student = _pick(student_sees_perturbed, (perturbed, perturbed_lengths), (speech, speech_lengths))
-        target = _pick(~student_sees_perturbed, (perturbed, perturbed_lengths), (speech, speech_lengths))
+        student = pick_waves(student_sees_perturbed, (perturbed, perturbed_lengths), (speech, speech_lengths))
+        target = pick_waves(~student_sees_perturbed, (perturbed, perturbed_lengths), (speech, speech_lengths))
         student_feats, student_frames = self.frontend(*student)
         with torch.no_grad():
             target_feats, target_frames = self._teacher_last_layer(*target)
@@ -129,18 +130,6 @@ def _check_frontend(frontend: SSLUpstreamFrontend) -> None:
     if frontend.downsampler is not None or frontend.freeze_all or frontend.freeze_steps:
         raise ValueError("model: score sets the trainable layers itself: drop frontend_conf "
                          "downsample/freeze_all/freeze_steps")
-
-
-def _pick(mask: torch.Tensor, when_true: Tuple[torch.Tensor, torch.Tensor],
-          when_false: Tuple[torch.Tensor, torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Per item, the wave (and length) of ``when_true`` where ``mask`` else of ``when_false``,
-    re-padded to the longest chosen."""
-    lengths = torch.where(mask.to(when_true[1].device), when_true[1], when_false[1])
-    out = when_true[0].new_zeros(len(lengths), int(lengths.max()))
-    for b, n in enumerate(lengths.tolist()):
-        source = when_true[0] if mask[b] else when_false[0]
-        out[b, :n] = source[b, :n]
-    return out, lengths
 
 
 def _check_frames(inputs: Tuple[torch.Tensor, torch.Tensor], frames: torch.Tensor) -> None:

@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-import torch
 
 from espnet2_ext.audio import SAMPLE_RATE
 from espnet2_ext.corpora.mini_slue_qbe import (
@@ -42,6 +41,7 @@ from espnet2_ext.corpora.mini_slue_qbe import (
 from espnet2_ext.errors import DataError, at, cli_entry
 from espnet2_ext.kaldi_files import iter_lines, replaced_atomically
 from espnet2_ext.score.qbe import DEFAULT_BETA, METHODS, Pair, evaluate
+from espnet2_ext.upstream.features import layer_features, load_frontend
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
 
 _LOG = logging.getLogger(__name__)
@@ -109,21 +109,6 @@ def iter_audio(wav_scp: Path, ids: Sequence[str], segments: Path | None = None) 
 
 
 # --- features ------------------------------------------------------------------------------------
-
-
-def load_frontend(upstream: str, normalize_waveform: bool = False, device: str = "cpu") -> SSLUpstreamFrontend:
-    """The upstream as the fine-tuning recipes load it (``frontend_conf.weights``), in eval mode so
-    that dropout and layer drop do not perturb the features."""
-    frontend = SSLUpstreamFrontend(weights=upstream, normalize_waveform=normalize_waveform)
-    return frontend.to(device).eval()
-
-
-@torch.no_grad()
-def layer_features(frontend: SSLUpstreamFrontend, audio: np.ndarray, device: str = "cpu") -> list[np.ndarray]:
-    """Every transformer layer's output for one utterance (batch of one: no padding to mask)."""
-    wave = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(device)
-    layers, _ = frontend.iter_layers(wave, torch.tensor([wave.shape[1]], device=device))
-    return [layer[0].cpu().numpy() for layer in layers]
 
 
 def extract(frontend: SSLUpstreamFrontend, utterances: Iterator[tuple[str, np.ndarray]], kind: str,

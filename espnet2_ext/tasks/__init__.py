@@ -20,6 +20,7 @@ from espnet2.tasks.cls import CLSTask as _CLSTask  # noqa: E402
 from espnet2.tasks.hubert import HubertTask as _HubertTask  # noqa: E402
 
 from espnet2_ext.context import CONTEXT_DATA_NAMES, sampler  # noqa: E402
+from espnet2_ext.rewire.task import RewireTask  # noqa: E402
 from espnet2_ext.score.task import ScoreTask  # noqa: E402
 
 
@@ -72,4 +73,5 @@ class HubertTask(_HubertTask):
 
 
 # By the stage script's --task name.
-TASKS: Dict[str, Type[AbsTask]] = {"asr": ASRTask, "cls": CLSTask, "hubert": HubertTask, "score": ScoreTask}
+TASKS: Dict[str, Type[AbsTask]] = {"asr": ASRTask, "cls": CLSTask, "hubert": HubertTask, "score": ScoreTask,
+                               "rewire": RewireTask}

@@ -41,8 +41,8 @@ max_wav_duration=20     # Longer utterances are removed (seconds).
 
 # Target
 task=asr                # ESPnet task: asr (CTC/attention), cls (utterance classification), or, for
-                        # stages 10-11 only: hubert (pretraining; TEMPLATE/ssl1/ssl_pt.sh drives it)
-                        # and score (SCORE tuning of an upstream on speech alone; TEMPLATE/ssl1/score.sh).
+                        # stages 10-11 only: hubert (pretraining; TEMPLATE/ssl1/ssl_pt.sh drives it),
+                        # score and rewire (tuning an upstream on speech alone; TEMPLATE/tune1/tune_upstream.sh).
 target=asr              # Name of the target (asr, ner, sentiment...): part of the exp dir name.
 text_name=text          # Data file holding the target (text, text.ner, text.sentiment...).
 token_type=char         # char, word, bpe, or label (classification).
@@ -80,7 +80,9 @@ help_message=$(sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//')
 [ -n "${train_set}" ] && [ -n "${valid_set}" ] && [ -n "${test_sets}" ] \
     || { log "--train_set, --valid_set and --test_sets are required"; exit 2; }
 [ -n "${train_config}" ] || { log "--train_config is required"; exit 2; }
-case "${task}" in asr|cls|hubert|score) ;; *) log "--task must be asr, cls, hubert or score: ${task}"; exit 2 ;; esac
+case "${task}" in asr|cls|hubert|score|rewire) ;; *) log "--task must be asr, cls, hubert, score or rewire: ${task}"; exit 2 ;; esac
+speech_only=false  # a task that tunes an upstream on speech alone: no target text
+case "${task}" in score|rewire) speech_only=true ;; esac
 [ "${task}" = cls ] && token_type=label
 fs_hz=$(${python} -c "import humanfriendly as h; print(h.parse_size('${fs}'))")
 if [ "${ngpu}" = auto ]; then
@@ -146,7 +148,7 @@ target_train=(--train_data_path_and_name_and_type "${data_feats}/${train_set_sp}
 target_valid=(--valid_data_path_and_name_and_type "${data_feats}/${valid_set}/${text_name},${target_key},text")
 target_shapes=(--train_shape_file "${stats_dir}/train/${target_key}_shape.${token_type}"
     --valid_shape_file "${stats_dir}/valid/${target_key}_shape.${token_type}" --fold_length 150)
-if [ "${task}" = score ]; then target_train=(); target_valid=(); target_shapes=(); token_opts=(); fi
+if [ "${speech_only}" = true ]; then target_train=(); target_valid=(); target_shapes=(); token_opts=(); fi
 # speech_inputs ARRAY DATA_DIR OPTION [--training] [--write]: ARRAY=(ESPnet data options of the
 # speech side): DATA_DIR/wav.scp, or what a method's plugin reads for this config (e.g. the
 # neighbours' audio), written with --write (stage 10 for train/valid, stage 12 for test sets).
@@ -248,7 +250,7 @@ if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
     ${python} -m espnet2.bin.aggregate_stats_dirs "${_dirs[@]}" --output_dir "${stats_dir}"
     # Append the vocabulary size to the target's shape, as ESPnet's batch folding expects (a
     # speech-only task has no target).
-    if [ "${task}" != score ]; then
+    if [ "${speech_only}" = false ]; then
         vocab=$(wc -l < "${token_list}")
         for dset in train valid; do
             awk -v v="${vocab}" '{ print $0 "," v }' "${stats_dir}/${dset}/${target_key}_shape" \

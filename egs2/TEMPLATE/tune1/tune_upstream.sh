@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# SCORE (Meghanani & Hain 2024): tune the top layers of an upstream on unlabelled speech so that
-# original and speed+pitch perturbed speech give corresponding features (soft-DTW), and export
-# it for fine-tuning (frontend_conf.weights). Data and training reuse ssl_ft.sh's stages.
+# Tune an upstream on unlabelled speech with one of the project's methods and export it for
+# fine-tuning (frontend_conf.weights): SCORE (Meghanani & Hain 2024: original and speed+pitch
+# perturbed speech made to correspond, soft-DTW) or self-supervised rewiring (Yang et al. 2022:
+# contrastive, positives from a masked twin and/or neutral TTS). Data and training reuse
+# ssl_ft.sh's stages; the method is the ESPnet task (espnet2_ext/<method>/), and its extra
+# inputs come from its recipe plugin (espnet2_ext/recipe/plugins.py).
 #   1-4 data preparation, audio formatting, filtering   (ssl_ft.sh stages 1-4)
-#   5   statistics (shapes)                              (ssl_ft.sh stage 10)
-#   6   SCORE tuning (score_train; resumable)            (ssl_ft.sh stage 11)
-#   7   export the tuned upstream + summary -> ${expdir}/score_<tag>/upstream.pth
+#   5   statistics (shapes), after the method's inputs (rewire: TTS)  (ssl_ft.sh stage 10)
+#   6   tuning (<method>_train; resumable)                (ssl_ft.sh stage 11)
+#   7   export the tuned upstream + summary -> ${expdir}/<method>_<tag>/upstream.pth
 #   8   the recipe's own evaluation of the starting and the tuned upstream (local/evaluate.sh), if any
 #   9   RESULTS.md: every run's cost, validation loss and evaluation
 set -euo pipefail
@@ -13,7 +16,8 @@ log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*"; }
 
 stage=1
 stop_stage=10000
-train_config=             # SCORE config: the starting upstream (frontend_conf.weights), schedule.
+method=                   # score or rewire.
+train_config=             # The method's config: the starting upstream (frontend_conf.weights), schedule.
 train_args=               # Extra training options (override the config).
 tag=                      # Suffix of the exp dir (default: the config's name).
 train_set=
@@ -27,18 +31,19 @@ dumpdir=dump
 expdir=exp
 python=python3
 
-help_message=$(sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//')
+help_message=$(sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//')
 . "$(dirname "$(readlink -f "$0")")/../asr1/parse_options.sh"
 [ $# -eq 0 ] || { log "unexpected argument '$1' (options are --name value; see --help)"; exit 2; }
 . ./path.sh
 
+case "${method}" in score|rewire) ;; *) log "--method must be score or rewire: '${method}'"; exit 2 ;; esac
 [ -n "${train_set}" ] && [ -n "${valid_set}" ] || { log "--train_set and --valid_set are required"; exit 2; }
 [ -n "${train_config}" ] || { log "--train_config is required"; exit 2; }
 [ -n "${tag}" ] || tag=$(basename "${train_config}" .yaml)
-exp="${expdir}/score_${tag}"
+exp="${expdir}/${method}_${tag}"
 ft=(./ssl_ft.sh --train_set "${train_set}" --valid_set "${valid_set}" --test_sets "${test_sets:-${valid_set}}"
     --nj "${nj}" --ngpu "${ngpu}" --dumpdir "${dumpdir}" --expdir "${expdir}" --python "${python}"
-    --train_config "${train_config}" --task score --target upstream --token_type speech --tag "${tag}")
+    --train_config "${train_config}" --task "${method}" --target upstream --token_type speech --tag "${tag}")
 [ -n "${train_nthreads}" ] && ft+=(--train_nthreads "${train_nthreads}")
 
 if [ "${stage}" -le 4 ]; then
@@ -47,11 +52,12 @@ if [ "${stage}" -le 4 ]; then
 fi
 for step in 5 6; do  # ssl_ft.sh's stages 10 (statistics) and 11 (training)
     [ "${stage}" -le "${step}" ] && [ "${stop_stage}" -ge "${step}" ] || continue
-    "${ft[@]}" --stage "$((step + 5))" --stop_stage "$((step + 5))" --train_args "${train_args}"
+    "${ft[@]}" --stage "$((step + 5))" --stop_stage "$((step + 5))" \
+        --train_args "${train_args}"
 done
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     log "Stage 7: export -> ${exp}/upstream.pth"
-    ${python} -m espnet2_ext.score.export "${exp}" --out "${exp}/upstream.pth"
+    ${python} -m espnet2_ext.ssl.tuned_export "${exp}" --out "${exp}/upstream.pth"
 fi
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ] && [ -x local/evaluate.sh ]; then
     start=$(${python} -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["frontend_conf"]["weights"])' \
@@ -61,6 +67,6 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ] && [ -x local/evaluate.sh ]
 fi
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
     log "Stage 9: RESULTS.md"
-    ${python} -m espnet2_ext.score.report "${expdir}" --out RESULTS.md
+    ${python} -m "espnet2_ext.${method}.report" "${expdir}" --out RESULTS.md
 fi
 log "Finished stages ${stage}-${stop_stage}"

@@ -1,0 +1,1 @@
+../../TEMPLATE/tune1/tune_upstream.sh

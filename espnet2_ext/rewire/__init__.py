@@ -1,0 +1,1 @@
+"""Self-supervised rewiring (Yang et al. 2022): see README.md."""
