@@ -1,17 +1,21 @@
 """End to end: the mini_slue recipe on a tiny generated subset, stages 1-13, as a user runs it.
 
 Runs in a copy of egs2/ so that the repository's recipe dirs (and RESULTS.md) stay untouched.
-Then checks that stage 11 resumes from its checkpoint and that bad data (a corrupt or missing
-recording, an empty transcript, a duplicate id) stops stage 3 with an error naming the file and
-line.
+Then checks that stage 11 resumes from its checkpoint, that the packed model (stage 14), its hub
+repository tree (stage 15, a dry run) and the exp dirs give the same outputs, and that bad data (a
+corrupt or missing recording, an empty transcript, a duplicate id) stops stage 3 with an error
+naming the file and line.
 """
 
+import functools
 import json
 import os
 from pathlib import Path
 
 import pytest
+from espnet_model_zoo import downloader
 from helpers import copy_recipes, run
+from test_recipe_upload import cache_snapshot
 
 from espnet2_ext.bin import infer
 from espnet2_ext.corpora.slue_metrics import score_ner, score_sentiment
@@ -101,13 +105,23 @@ def test_stage_11_resumes_from_the_checkpoint(recipe):
     assert f"OMP_NUM_THREADS={len(os.sched_getaffinity(0))} " in (exp / "run.sh").read_text()
 
 
-def test_packed_model_and_exp_dirs_serve_the_infer_command(recipe, capsys, monkeypatch):
+def test_packed_model_and_exp_dirs_serve_the_infer_command(recipe, capsys, monkeypatch, tmp_path):
     path, env = recipe
     (asr,) = path.glob("exp/asr_asr_*")
     (cls,) = path.glob("exp/cls_sentiment_*")
-    run(["./ssl_ft.sh", "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
-         "--train_config", "conf/train_asr.yaml", "--stage", "14", "--stop_stage", "14"], path, env)
+    # Stages 14-15 with the upload asked for, as a dry run (the default): pack, then the tree.
+    stages = ["./ssl_ft.sh", "--train_set", "train", "--valid_set", "dev", "--test_sets", "test",
+              "--stage", "14", "--stop_stage", "15", "--skip_upload_hf", "false"]
+    proc = run([*stages, "--train_config", "conf/train_asr.yaml", "--hf_repo", "test/mini_slue_asr"], path, env)
+    assert "Dry run: the repository test/mini_slue_asr would hold" in proc.stdout
+    run([*stages, "--task", "cls", "--target", "sentiment", "--inference_model", "valid.acc.ave.pth",
+         "--train_config", "conf/train_sentiment.yaml", "--hf_repo", "test/mini_slue_sentiment"], path, env)
+    # The card's command is the one that trained it, from what stage 11 recorded.
+    card = (asr / "hf_upload/README.md").read_text()
+    assert "./run.sh --targets asr --train_config conf/train_asr.yaml --train_args '--max_epoch 1'\n" in card
     (packed,) = asr.glob("*.zip")
+    cache = tmp_path / "cache"
+    cache_snapshot(asr / "hf_upload", cache, "test/mini_slue_asr")  # as after `hf download`
     # Run from elsewhere: an exp dir works from any directory, not only its recipe dir (the
     # audio list names its files by absolute path, as a user's own list would).
     elsewhere = path.parent.parent.parent
@@ -116,15 +130,25 @@ def test_packed_model_and_exp_dirs_serve_the_infer_command(recipe, capsys, monke
     utts = [utt for utt, _ in entries]
     wav = elsewhere / "wav.scp"
     wav.write_text("".join(f"{utt} {path / audio}\n" for utt, audio in entries))
-    labels = set((path / "data/token_list/sentiment_label/tokens.txt").read_text().split())
-    for model in (packed, asr, cls):
+    outputs = {}
+    for model in (packed, asr, asr / "hf_upload", "test/mini_slue_asr", cls, cls / "hf_upload"):
         capsys.readouterr()
-        # The model as a user in that directory names it: a relative path.
-        assert infer.main(["--model", os.path.relpath(model, elsewhere), "--wav_scp", str(wav)]) == 0
-        lines = capsys.readouterr().out.splitlines()[-len(utts):]
-        assert [line.split()[0] for line in lines] == utts
-        if model == cls:
-            assert {line.split()[1] for line in lines} <= labels
+        # The model as a user in that directory names it: a relative path, or a hub id.
+        name = model if isinstance(model, str) else os.path.relpath(model, elsewhere)
+        assert infer.main(["--model", name, "--cachedir", str(cache), "--wav_scp", str(wav)]) == 0
+        outputs[model] = capsys.readouterr().out.splitlines()[-len(utts):]
+        assert [line.split()[0] for line in outputs[model]] == utts
+    assert outputs[packed] == outputs[asr] == outputs[asr / "hf_upload"] == outputs["test/mini_slue_asr"]
+    assert outputs[cls] == outputs[cls / "hf_upload"]
+    labels = set((path / "data/token_list/sentiment_label/tokens.txt").read_text().split())
+    assert {line.split()[1] for line in outputs[cls]} <= labels
+    # ESPnet's own loader takes the packed model, the project's classes being registered (by
+    # importing infer); its model zoo cache goes to the test's directory.
+    monkeypatch.setattr(downloader, "ModelDownloader", functools.partial(downloader.ModelDownloader, cachedir=cache))
+    from espnet2.bin.asr_inference import Speech2Text
+
+    speech2text = Speech2Text.from_pretrained(model_tag=str(packed), ctc_weight=1.0, lm_weight=0.0, beam_size=1)
+    assert isinstance(speech2text(infer.load_audio(str(path / entries[0][1])))[0][0], str)
 
 
 def corrupt_wav(data: Path, lines: dict) -> str:

@@ -1,19 +1,28 @@
-"""Transcribe or classify audio files with a trained model (an exp dir or a packed zip).
+"""Transcribe or classify audio files with a trained model: an exp dir, a packed zip, a model
+repository tree (stage 15's, or a copy of a hub repository) or a hub id in the local cache.
 
     python -m espnet2_ext.bin.infer --model exp/asr_asr_train_asr a.wav b.flac
     python -m espnet2_ext.bin.infer --model exp/cls_sentiment_train_sentiment --wav_scp wav.scp
     python -m espnet2_ext.bin.infer --model model.zip a.wav
+    python -m espnet2_ext.bin.infer --model exp/asr_asr_train_asr/hf_upload a.wav
+    python -m espnet2_ext.bin.infer --model org/name a.wav   # hub id, after `hf download org/name
+                                                              # --cache-dir ~/.cache/espnet_model_zoo`
 
 Prints ``<id> <output>`` per input: the transcript for ASR models, plus the entities as
 ``TAG: phrase`` for NER models (entity-tagged transcripts), and the label for classifiers.
 Audio of any sampling rate is resampled to 16 kHz (soxr); stereo is averaged to mono.
 An exp dir works from any working directory: its config names files (the upstream checkpoint,
 normalisation statistics) relative to the recipe directory it was trained in, ESPnet's
-``<recipe>/exp/<name>`` layout, so the model is built from there.
+``<recipe>/exp/<name>`` layout, so the model is built from there. A repository tree (the unzipped
+pack beside a README.md) names its files in its ``meta.yaml`` relative to itself, so the model is
+built from the tree. A hub id is looked up in the cache only, never on the network (as with
+``HF_HUB_OFFLINE=1``): in ``--cachedir``, where espnet_model_zoo's ``ModelDownloader(cachedir)`` and
+``hf download --cache-dir`` put hub snapshots.
 """
 
 import argparse
 import contextlib
+import re
 import sys
 from pathlib import Path
 from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
@@ -36,6 +45,11 @@ PACKED_KEYS = {
 }
 # The checkpoint the recipes decode with (their best_model_criterion).
 DEFAULT_CHECKPOINT = {"asr": "valid.loss.ave.pth", "cls": "valid.acc.ave.pth"}
+# A hub id, with an optional revision (espnet_model_zoo's "org/name@revision").
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+(@[\w./-]+)?")
+# Hub snapshots and unpacked zips: espnet_model_zoo's own cache dir when its package dir is not
+# writable (its default, the package dir, would put models inside the virtual environment).
+DEFAULT_CACHEDIR = Path.home() / ".cache" / "espnet_model_zoo"
 
 
 def load_audio(path: str, where: str = "") -> np.ndarray:
@@ -50,8 +64,57 @@ def load_audio(path: str, where: str = "") -> np.ndarray:
     return soxr.resample(mono, rate, SAMPLE_RATE) if rate != SAMPLE_RATE else mono
 
 
-def find_model(model: Path, checkpoint: Optional[str]) -> Tuple[str, Path, Path]:
-    """Return (task, config, model file) for an exp dir or a packed zip."""
+def cached_snapshot(hub_id: str, cachedir: Path) -> Path:
+    """The snapshot dir of a hub id in the cache; nothing is downloaded."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    repo_id, _, revision = hub_id.partition("@")
+    try:
+        return Path(snapshot_download(repo_id, revision=revision or None, cache_dir=cachedir,
+                                      library_name="espnet", local_files_only=True))
+    except (LocalEntryNotFoundError, ValueError):  # ValueError: an id the hub would refuse
+        raise DataError(
+            f"{hub_id}: no such file or directory, nor a hub model in the cache {cachedir} (this "
+            f"command never downloads: `hf download {repo_id} --cache-dir {cachedir}` first)"
+        ) from None
+
+
+def locate(model: str, cachedir: Path) -> Path:
+    """The local path of ``--model``: the path itself (absolute), or a hub id's cached snapshot."""
+    path = Path(model)
+    if path.exists() or not HUB_ID.fullmatch(model):
+        return path.resolve()
+    return cached_snapshot(model, cachedir)
+
+
+def packed_model(files: Dict[str, str], where: Path) -> Tuple[str, Path, Path]:
+    """(task, config, model file) of a pack's files by their meta.yaml keys."""
+    for task, (config_key, model_key) in PACKED_KEYS.items():
+        if config_key in files and model_key in files:
+            return task, Path(files[config_key]), Path(files[model_key])
+    raise DataError(f"{where}: packed model of an unsupported task ({sorted(files)})")
+
+
+def tree_files(tree: Path) -> Dict[str, str]:
+    """The files a repository tree's meta.yaml names, as paths in the tree. They are not resolved:
+    in a hub snapshot they are links into the cache's blobs."""
+    meta = tree / "meta.yaml"
+    data = yaml.safe_load(meta.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("yaml_files"), dict):
+        raise DataError(f"{meta}: not espnet2.bin.pack's meta.yaml (no yaml_files mapping)")
+    named = {**data["yaml_files"], **(data.get("files") or {})}
+    missing = [value for value in named.values() if not (tree / value).is_file()]
+    if missing:
+        raise DataError(f"{meta}: names files missing from {tree}: {', '.join(missing)}")
+    return {key: str(tree / value) for key, value in named.items()}
+
+
+def find_model(model: Path, checkpoint: Optional[str],
+               cachedir: Path = DEFAULT_CACHEDIR) -> Tuple[str, Path, Path]:
+    """Return (task, config, model file) for an exp dir, a packed zip or a repository tree."""
+    if (model / "meta.yaml").is_file():
+        return packed_model(tree_files(model), model / "meta.yaml")
     if model.is_dir():
         config = model / "config.yaml"
         if not config.is_file():
@@ -65,18 +128,17 @@ def find_model(model: Path, checkpoint: Optional[str]) -> Tuple[str, Path, Path]
     if model.suffix == ".zip":
         from espnet_model_zoo.downloader import ModelDownloader
 
-        cache = Path.home() / ".cache" / "espnet2_ext"
-        files = ModelDownloader(cachedir=str(cache)).download_and_unpack(str(model))
-        for task, (config_key, model_key) in PACKED_KEYS.items():
-            if config_key in files:
-                return task, Path(files[config_key]), Path(files[model_key])
-        raise DataError(f"{model}: packed model of an unsupported task ({sorted(files)})")
-    raise DataError(f"{model}: expected an exp dir or a packed .zip")
+        files = ModelDownloader(cachedir=str(cachedir)).download_and_unpack(str(model))
+        return packed_model(files, model)
+    raise DataError(f"{model}: expected an exp dir, a packed .zip, a repository tree or a hub id")
 
 
-def recipe_dir(model: Path) -> Path:
-    """Where the files an exp dir's config names are relative to (``model`` is absolute): the
-    recipe dir of ``<recipe>/exp/<name>``; a packed model names its own unpacked files."""
+def working_dir(model: Path) -> Path:
+    """Where the files a model's config names are relative to (``model`` is absolute): a tree
+    itself (its meta.yaml's paths are those of packing, relative to its root); the recipe dir of
+    an exp dir ``<recipe>/exp/<name>``; a zip's unpacked config names absolute paths."""
+    if (model / "meta.yaml").is_file():
+        return model
     return model.parent.parent if model.is_dir() else Path.cwd()
 
 
@@ -124,7 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", type=Path, required=True, help="exp dir or packed .zip")
+    parser.add_argument("--model", required=True,
+                        help="exp dir, packed .zip, repository tree (with meta.yaml) or cached hub id org/name")
+    parser.add_argument("--cachedir", type=Path, default=DEFAULT_CACHEDIR,
+                        help=f"where hub ids are looked up and zips unpacked (default: {DEFAULT_CACHEDIR})")
     parser.add_argument(
         "--checkpoint", default=None,
         help="checkpoint in the exp dir (default: valid.loss.ave.pth for ASR, valid.acc.ave.pth "
@@ -140,10 +205,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.wavs and not args.wav_scp:
         build_parser().error("give audio files or --wav_scp")
-    model = args.model.resolve()  # before the chdir below: a relative --model names it from here
-    task, config, weights = find_model(model, args.checkpoint)
+    model = locate(args.model, args.cachedir)  # before the chdir below: relative to here
+    task, config, weights = find_model(model, args.checkpoint, args.cachedir)
     # The model reads its files while it is built; the audio paths stay the caller's.
-    with contextlib.chdir(recipe_dir(model)):
+    with contextlib.chdir(working_dir(model)):
         predict = build_predictor(task, config, weights)
     for utt, audio in inputs(args.wavs, args.wav_scp):
         text = predict(audio)

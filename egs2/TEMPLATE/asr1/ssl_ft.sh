@@ -7,8 +7,8 @@
 # Python module of espnet2_ext.recipe, so the pipeline needs nothing beyond `pip install`.
 #   1 local/data.sh            5 token list           10 collect stats     13 scoring + RESULTS.md
 #   2 speed perturbation       6-9 (asr.sh's LM:      11 training          14 packing
-#   3 format audio -> dump/        not built here)    12 decoding (+RTF, MACs)
-#   4 filter length/empty text
+#   3 format audio -> dump/        not built here)    12 decoding          15 Hugging Face upload
+#   4 filter length/empty text                           (+RTF, MACs)         (asr.sh's 16; opt-in)
 set -euo pipefail
 
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*" >&2; }
@@ -65,6 +65,14 @@ local_score_opts=       # Options for local/score.sh.
 macs_num_utts=20        # Stage 12 counts the encoder's MACs on the first N utterances of each test set.
 results_opts=           # Options of the RESULTS.md sections that plugins add (stage 13), e.g. fast
                         # inference's "--baseline asr_asr_train_asr --compute_systems *_fastinf_*".
+
+# Upload (stage 15)
+skip_upload_hf=true     # Skip stage 15 (a model repository on the Hugging Face hub).
+hf_repo=                # Hub id <org>/<name> of the repository (stage 15 needs it).
+hf_dry_run=true         # Stage 15 only builds and lists exp/<name>/hf_upload (false: uploads it too).
+                        # The upload is the only network use of the stages.
+hf_license=cc-by-4.0    # Model card licence (ESPnet's default; better the data's, e.g. FSDD's cc-by-sa-4.0).
+lang=en                 # Language of the corpus (the model card's front matter).
 
 # Sets
 train_set=
@@ -361,8 +369,9 @@ if run_stage 13 && [ "${skip_eval}" = false ]; then
     log "Results: $(pwd)/RESULTS.md"
 fi
 
+packed_model="${exp}/${exp##*/}_${inference_model%.*}.zip"
 if run_stage 14 && [ "${skip_eval}" = false ]; then
-    log "Stage 14: pack ${exp} -> ${exp}/${exp##*/}_${inference_model%.*}.zip"
+    log "Stage 14: pack ${exp} -> ${packed_model}"
     [ "${task}" = asr ] && pack_task=asr || pack_task=cls
     # A local upstream checkpoint travels in the zip, with a config that names the copy.
     mapfile -t packed < <(${python} -m espnet2_ext.upstream.pack "${exp}/config.yaml" "${exp}/pack")
@@ -370,7 +379,20 @@ if run_stage 14 && [ "${skip_eval}" = false ]; then
     [ "${#packed[@]}" -eq 1 ] || pack_opts+=(--option "${packed[1]}")
     ${python} -m espnet2.bin.pack "${pack_task}" "${pack_opts[@]}" \
         --option "${exp}/RESULTS.md" --option "${token_dir}" \
-        --outpath "${exp}/${exp##*/}_${inference_model%.*}.zip"
+        --outpath "${packed_model}"
 fi
 
-log "Successfully finished stages ${stage}-$(min "${stop_stage}" 14) in ${SECONDS} s"
+# ESPnet's asr.sh numbers this stage 16 (its 15 uploads to Zenodo, not built here). Where asr.sh
+# clones the hub repository and pushes it with git-lfs, huggingface_hub's create_repo and
+# upload_folder do the same from the tree (a project choice: no git-lfs to install).
+if run_stage 15 && [ "${skip_upload_hf}" = false ]; then
+    [ -n "${hf_repo}" ] || { log "Error: stage 15 needs --hf_repo <org>/<name>"; exit 2; }
+    hf_dir="${exp}/hf_upload"
+    upload_opts=(); _mode="dry run: no upload"
+    if [ "${hf_dry_run}" = false ]; then upload_opts=(--upload); _mode=upload; fi  # only if asked
+    log "Stage 15: ${packed_model} -> ${hf_dir} -> ${hf_repo} (${_mode})"
+    recipe upload --exp "${exp}" --packed "${packed_model}" --out "${hf_dir}" --hf_repo "${hf_repo}" \
+        --target "${target}" --license "${hf_license}" --lang "${lang}" "${upload_opts[@]}"
+fi
+
+log "Successfully finished stages ${stage}-$(min "${stop_stage}" 15) in ${SECONDS} s"

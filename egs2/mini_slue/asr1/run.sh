@@ -48,8 +48,12 @@ options() {  # options of ssl_ft.sh for one target
     esac
 }
 for target in ${targets}; do options "${target}"; done   # check them all before running any
+# Stage 15 builds each model's hub repository as a dry run (exp/<name>/hf_upload: what an upload
+# would send); to upload: --hf_dry_run false, with HF_ORG set to your hub user or organisation.
 for target in ${targets}; do
     options "${target}"
-    ./ssl_ft.sh "${sets[@]}" --skip_data_prep "${prepared}" --target "${target}" "${opts[@]}" "${results[@]}" "$@"
+    hub=(--skip_upload_hf false --hf_repo "${HF_ORG:-your-hf-org}/mini_slue_${target}")
+    ./ssl_ft.sh "${sets[@]}" --skip_data_prep "${prepared}" --target "${target}" "${opts[@]}" "${results[@]}" \
+        "${hub[@]}" "$@"
     prepared=true
 done
