@@ -31,11 +31,11 @@ def pretrained(tmp_path_factory):
     egs2, env = copy_recipes(tmp_path_factory.mktemp("ssl_e2e"))
     path = egs2 / "mini_slue" / "ssl1"
     proc = run(["./run.sh", *TINY], path, env)
-    return path, proc
+    return path, proc, env
 
 
 def test_both_iterations_train_on_their_own_labels(pretrained):
-    path, proc = pretrained
+    path, proc, _ = pretrained
     for iteration in (1, 2):
         labels = (path / f"dump/raw/train/text.km8_it{iteration}").read_text().splitlines()
         assert labels and all(int(x) < 8 for line in labels for x in line.split()[1:])
@@ -44,7 +44,7 @@ def test_both_iterations_train_on_their_own_labels(pretrained):
 
 
 def test_the_second_iteration_starts_from_the_first_with_its_own_options(pretrained):
-    path, _ = pretrained
+    path, _, _ = pretrained
     assert "Loading pretrained params from exp/hubert_km8_it2/init.pth" in \
         (path / "exp/hubert_km8_it2/train.log").read_text()
     assert "Loading pretrained params" not in (path / "exp/hubert_km8_it1/train.log").read_text()
@@ -53,7 +53,7 @@ def test_the_second_iteration_starts_from_the_first_with_its_own_options(pretrai
 
 
 def test_exported_upstream_is_the_tiny_architecture_and_feeds_the_frontend(pretrained):
-    path, _ = pretrained
+    path, _, _ = pretrained
     upstream = path / "exp/hubert_km8_it2/upstream.pth"
     config, _ = read_checkpoint(upstream)
     assert shape(config) == shape(ARCHITECTURES["tiny"])  # what fine-tuning configs call "tiny"
@@ -62,3 +62,14 @@ def test_exported_upstream_is_the_tiny_architecture_and_feeds_the_frontend(pretr
     assert feats.shape == (1, 49, 256) and lens.tolist() == [49]
     summary = (path / "exp/hubert_km8_it2/summary.md").read_text()
     assert "valid masked accuracy" in summary
+
+
+def test_iteration_one_continues_from_an_exported_upstream(pretrained):
+    """--init_upstream: pretraining longer than one run, in steps (a fresh exp dir here)."""
+    path, _, env = pretrained
+    run(["./run.sh", *TINY[:-2], "--n_iter", "1", "--train_configs", "conf/pretrain_it1.yaml",
+         "--iter_train_args", "--num_iters_per_epoch 3", "--stage", "6", "--stop_stage", "8",
+         "--expdir", "exp_continued", "--init_upstream", "exp/hubert_km8_it1/upstream.pth"], path, env)
+    log = (path / "exp_continued/hubert_km8_it1/train.log").read_text()
+    assert "Loading pretrained params from exp_continued/hubert_km8_it1/init.pth" in log
+    assert (path / "exp_continued/hubert_km8_it1/upstream.pth").is_file()

@@ -61,7 +61,8 @@ class TuningReport:
     summary: Callable[[Sequence[Path]], List[str]] = lambda runs: []
 
     def run_section(self, run: Path) -> List[str]:
-        lines = [f"## {run.name}", "", f"- config: [{run.name}/config.yaml]({run.name}/config.yaml)",
+        # The link works from the recipe dir, where RESULTS.md is written (exp dirs are not committed).
+        lines = [f"## {run.name}", "", f"- config: [{run.name}/config.yaml]({run.as_posix()}/config.yaml)",
                  f"- command: `{training_command(run, self.method)}`", "", *cost_lines(run, self.loss_name)]
         evaluation = self.evaluation(run)
         return lines + (["", *evaluation] if evaluation else [])

@@ -31,7 +31,7 @@ dumpdir=dump
 expdir=exp
 python=python3
 
-help_message=$(sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//')
+help_message=$(sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//')
 . "$(dirname "$(readlink -f "$0")")/../asr1/parse_options.sh"
 [ $# -eq 0 ] || { log "unexpected argument '$1' (options are --name value; see --help)"; exit 2; }
 . ./path.sh
