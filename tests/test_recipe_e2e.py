@@ -10,6 +10,7 @@ naming the file and line.
 import functools
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -116,9 +117,11 @@ def test_packed_model_and_exp_dirs_serve_the_infer_command(recipe, capsys, monke
     assert "Dry run: the repository test/mini_slue_asr would hold" in proc.stdout
     run([*stages, "--task", "cls", "--target", "sentiment", "--inference_model", "valid.acc.ave.pth",
          "--train_config", "conf/train_sentiment.yaml", "--hf_repo", "test/mini_slue_sentiment"], path, env)
-    # The card's command is the one that trained it, from what stage 11 recorded.
+    # The card's command is the one that trained it, from what stage 11 recorded last (the resume
+    # test, if it ran first, raised the budget to 2 epochs).
     card = (asr / "hf_upload/README.md").read_text()
-    assert "./run.sh --targets asr --train_config conf/train_asr.yaml --train_args '--max_epoch 1'\n" in card
+    epochs = re.search(r"--max_epoch (\d+)", (asr / "run.sh").read_text()).group(1)
+    assert f"./run.sh --targets asr --train_config conf/train_asr.yaml --train_args '--max_epoch {epochs}'\n" in card
     (packed,) = asr.glob("*.zip")
     cache = tmp_path / "cache"
     cache_snapshot(asr / "hf_upload", cache, "test/mini_slue_asr")  # as after `hf download`
