@@ -25,9 +25,8 @@ import zipfile
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-import yaml
-
 from espnet2_ext.errors import DataError, cli_entry
+from espnet2_ext.recipe.data_inputs import read_config
 
 # espnet2.bin.pack's meta.yaml key of the training config, per task: (ESPnet's task name, hub tag).
 TASKS = {
@@ -78,16 +77,6 @@ or arXiv:
 """
 
 
-def read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise DataError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a YAML mapping")
-    return data
-
-
 def unpack(packed: Path, out: Path) -> dict:
     """Unzip the pack into a fresh ``out``; return its meta.yaml."""
     if not packed.is_file():
@@ -101,7 +90,7 @@ def unpack(packed: Path, out: Path) -> dict:
         raise DataError(f"{packed}: not a zip archive ({err})") from None
     if not (out / "meta.yaml").is_file():
         raise DataError(f"{packed}: no meta.yaml (not made by espnet2.bin.pack)")
-    return read_yaml(out / "meta.yaml")
+    return read_config(out / "meta.yaml")
 
 
 def task_of(meta: dict, where: Path) -> Tuple[str, str]:
@@ -215,7 +204,7 @@ def model_card(exp: Path, meta: dict, hf_repo: str, recipe_dir: Path, target: Op
     """README.md of the repository, in the shape of ESPnet's TEMPLATE_HF_Readme.md."""
     results = exp / "RESULTS.md"
     config_path = exp / "config.yaml"
-    config = read_yaml(config_path)
+    config = read_config(config_path)
     espnet_task, hub_task = task_of(meta, exp)
     recipe = recipe_path(recipe_dir)
     corpus = recipe.split("/")[1] if recipe.startswith("egs2/") else recipe
