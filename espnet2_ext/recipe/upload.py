@@ -120,12 +120,21 @@ def option_pairs(words: Sequence[str]) -> List[Tuple[str, Optional[str]]]:
     return pairs
 
 
+def recorded_training(exp: Path) -> Tuple[Optional[str], List[str]]:
+    """The config that stage 11 recorded in ``<exp>/run.sh`` (ESPnet's record of the training
+    command) and the options after it; (None, []) without a record."""
+    recorded = exp / "run.sh"
+    words = shlex.split(recorded.read_text(encoding="utf-8")) if recorded.is_file() else []
+    if "--config" not in words[:-1]:
+        return None, []
+    at = words.index("--config")
+    return words[at + 1], words[at + 2:]
+
+
 def recorded_options(exp: Path) -> Tuple[List[Tuple[str, str]], List[str]]:
     """What stage 11 recorded in ``<exp>/run.sh`` after the config: the ssl_ft.sh options that
     added some of it, and the rest (``--train_args``)."""
-    recorded = exp / "run.sh"
-    words = shlex.split(recorded.read_text(encoding="utf-8")) if recorded.is_file() else []
-    extra = words[words.index("--config") + 2:] if "--config" in words[:-1] else []
+    _, extra = recorded_training(exp)
     options, train_args = [], []
     for name, value in option_pairs(extra):
         if name == "--normalize_conf" and (value or "").startswith("stats_file="):

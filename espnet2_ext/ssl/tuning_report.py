@@ -4,13 +4,13 @@ method's own evaluation. Each method's ``report`` module is a :class:`TuningRepo
 evaluation lines."""
 
 import argparse
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 from espnet2_ext.errors import DataError
 from espnet2_ext.recipe.results import environment
+from espnet2_ext.recipe.upload import recorded_training
 from espnet2_ext.ssl.export import training_summary
 
 
@@ -23,13 +23,10 @@ def training_command(run: Path, method: str) -> str:
     """The recipe command of a run, from what its ``run.sh`` (ssl_ft.sh's record) names: the
     config, the training options given after it (``--train_args``), and the tag when the run's
     name is not the config's."""
-    recorded = (run / "run.sh").read_text(encoding="utf-8") if (run / "run.sh").is_file() else ""
-    words = shlex.split(recorded)
+    config, extra = recorded_training(run)
     command = ["./run.sh"]
-    config = words[words.index("--config") + 1] if "--config" in words[:-1] else None
     if config:
         command.append(f"--train_config {config}")
-        extra = words[words.index("--config") + 2:]
         if extra:
             command.append(f'--train_args "{" ".join(extra)}"')
     tag = run.name.removeprefix(f"{method}_")
