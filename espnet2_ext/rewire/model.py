@@ -26,6 +26,7 @@ from espnet2.train.abs_espnet_model import AbsESPnetModel
 from typeguard import typechecked
 
 from espnet2_ext.audio import pick_waves
+from espnet2_ext.ssl.tuning_task import check_tuned_frontend
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
 
 POSITIVES = ("twin", "neutral", "mixed")
@@ -48,7 +49,8 @@ class RewireModel(AbsESPnetModel):
             raise ValueError(f"model_conf.positive must be one of {POSITIVES}: {positive}")
         if temperature <= 0:
             raise ValueError(f"model_conf.temperature must be positive: {temperature}")
-        _check_frontend(frontend)
+        check_tuned_frontend(frontend, "rewire", "pools every layer itself",
+                             "trains the whole upstream", cnn_may_freeze=False)
         self.frontend = frontend
         self.positive = positive
         self.temperature = temperature
@@ -133,12 +135,3 @@ def twin_view(wave: torch.Tensor, lengths: torch.Tensor, generator: torch.Genera
         start = int(torch.randint(0, max(4 * span - 1, 1), (1,), generator=generator))
         twin[b, start:start + span] = 0.0
     return twin, lengths
-
-
-def _check_frontend(frontend: SSLUpstreamFrontend) -> None:
-    """Rewiring trains the whole upstream on raw 16 kHz audio and pools all its layers."""
-    if frontend.layer_weights is not None or frontend.num_layers_run != len(frontend.upstream.encoder.transformer.layers):
-        raise ValueError("model: rewire pools every layer itself: drop frontend_conf layer/weighted_sum")
-    if frontend.downsampler is not None or frontend.freeze_all or frontend.freeze_steps or frontend.freeze_cnn:
-        raise ValueError("model: rewire trains the whole upstream: drop frontend_conf "
-                         "downsample/freeze_cnn/freeze_layers/freeze_all/freeze_steps")

@@ -28,6 +28,7 @@ from typeguard import typechecked
 from espnet2_ext.audio import pick_waves
 from espnet2_ext.score.perturb import perturb_batch
 from espnet2_ext.score.soft_dtw import score_loss
+from espnet2_ext.ssl.tuning_task import check_tuned_frontend
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
 from espnet2_ext.upstream.layers import iter_layer_outputs
 
@@ -59,7 +60,8 @@ class ScoreModel(AbsESPnetModel):
         semitones: Sequence[int] = (-2, 2),
     ):
         super().__init__()
-        _check_frontend(frontend)
+        check_tuned_frontend(frontend, "score", "reads the upstream's last layer",
+                             "sets the trainable layers itself", cnn_may_freeze=True)
         layers = frontend.upstream.encoder.transformer.layers
         if not 1 <= trainable_layers <= len(layers):
             raise ValueError(
@@ -121,15 +123,6 @@ class ScoreModel(AbsESPnetModel):
 
     def collect_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs) -> Dict[str, torch.Tensor]:
         return {}  # statistics are shapes only: nothing is normalised with them
-
-
-def _check_frontend(frontend: SSLUpstreamFrontend) -> None:
-    """SCORE tunes the upstream's last layer on raw 16 kHz audio: no other frontend setting."""
-    if frontend.layer_weights is not None or frontend.num_layers_run != len(frontend.upstream.encoder.transformer.layers):
-        raise ValueError("model: score reads the upstream's last layer: drop frontend_conf layer/weighted_sum")
-    if frontend.downsampler is not None or frontend.freeze_all or frontend.freeze_steps:
-        raise ValueError("model: score sets the trainable layers itself: drop frontend_conf "
-                         "downsample/freeze_all/freeze_steps")
 
 
 def _check_frames(inputs: Tuple[torch.Tensor, torch.Tensor], frames: torch.Tensor) -> None:

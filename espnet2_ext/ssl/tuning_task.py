@@ -27,6 +27,20 @@ frontend_choices = ClassChoices(
 )
 
 
+
+def check_tuned_frontend(frontend: SSLUpstreamFrontend, method: str, layers: str, training: str,
+                         cnn_may_freeze: bool) -> None:
+    """A tuning method reads raw 16 kHz audio through the whole upstream and decides itself
+    which layers it reads (``layers`` says how) and which parts train (``training``): the
+    frontend's own layer choice, weighted sum, downsampling and freezing would contradict it."""
+    if frontend.layer_weights is not None or \
+            frontend.num_layers_run != len(frontend.upstream.encoder.transformer.layers):
+        raise ValueError(f"model: {method} {layers}: drop frontend_conf layer/weighted_sum")
+    frozen_cnn = frontend.freeze_cnn and not cnn_may_freeze
+    if frontend.downsampler is not None or frontend.freeze_all or frontend.freeze_steps or frozen_cnn:
+        options = "downsample/" + ("" if cnn_may_freeze else "freeze_cnn/freeze_layers/")
+        raise ValueError(f"model: {method} {training}: drop frontend_conf {options}freeze_all/freeze_steps")
+
 class UpstreamTuningTask(AbsTask):
     """Speech in, a tuned upstream out; the model choice names the method."""
 
