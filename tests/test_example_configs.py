@@ -260,11 +260,12 @@ METHODS = {  # method: (pattern, what it may change)
     # the default upstream after rewiring (egs2/mini_slue/rewire1's output)
     "rewire_upstream": (r"_ssl_tiny_rewire_", ["frontend_conf.weights"]),
     # fine-tuning / frozen probe of the default upstream: what trains, and the head (mini_slue's
-    # default has a conformer head with SpecAugment, the linear heads their own schedule and budget)
+    # default has a conformer head with SpecAugment, the linear heads their own schedule and budget,
+    # as they were measured)
     "pretrained_upstream": (r"_ssl_tiny_pretrained_", ["frontend_conf.freeze_*", "frontend_conf.weighted_sum",
                                                        "encoder", "encoder_conf.*", "specaug", "specaug_conf.*",
-                                                       "scheduler_conf.*", "max_epoch", "patience",
-                                                       "keep_nbest_models"]),
+                                                       "optim_conf.lr", "scheduler_conf.*",
+                                                       "max_epoch", "patience", "keep_nbest_models"]),
     "downsample": (r"_fastinf_(sd|cl|av)\d", ["frontend_conf.downsample", "frontend_conf.downsample_factor",
                                               "postencoder", "postencoder_conf.*"]),
     "layers": (r"_fastinf_layers\d", ["frontend_conf.keep_layers"]),
