@@ -253,6 +253,9 @@ METHODS = {  # method: (pattern, what it may change)
     "default": (r"^train_(asr|ner|sentiment)$", []),
     # the default with another epoch budget, named by it (e.g. train_sentiment_ep8)
     "budget": (r"^train_(asr|ner|sentiment)_ep\d+$", ["max_epoch"]),
+    # the schedule sweep at the demo's budget (mini_slue RESULTS.md, "The demo's schedule")
+    "schedule": (r"^train_asr_(lr\d|wu\d)", ["optim_conf.lr", "scheduler_conf.warmup_steps", "batch_bins",
+                                               "frontend_conf.freeze_steps"]),
     # a random-initialised upstream of the same architecture (baseline of pretraining)
     "random_upstream": (r"_ssl_tiny_random_", ["frontend_conf.weights", "frontend_conf.arch"]),
     # the default upstream after SCORE tuning (egs2/mini_slue/score1's output)
