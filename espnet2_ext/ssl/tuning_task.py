@@ -27,7 +27,6 @@ frontend_choices = ClassChoices(
 )
 
 
-
 def check_tuned_frontend(frontend: SSLUpstreamFrontend, method: str, layers: str, training: str,
                          cnn_may_freeze: bool) -> None:
     """A tuning method reads raw 16 kHz audio through the whole upstream and decides itself
@@ -40,6 +39,7 @@ def check_tuned_frontend(frontend: SSLUpstreamFrontend, method: str, layers: str
     if frontend.downsampler is not None or frontend.freeze_all or frontend.freeze_steps or frozen_cnn:
         options = "downsample/" + ("" if cnn_may_freeze else "freeze_cnn/freeze_layers/")
         raise ValueError(f"model: {method} {training}: drop frontend_conf {options}freeze_all/freeze_steps")
+
 
 class UpstreamTuningTask(AbsTask):
     """Speech in, a tuned upstream out; the model choice names the method."""
