@@ -48,7 +48,10 @@ def test_asr_mode_a_forward_backward_and_loss_over_existing_neighbours(tmp_path,
     loss, stats, weight = model(**batch)
     check_backward(model, loss)
     assert model.frontend.num_updates.item() == 1  # neighbours are not training batches
-    assert torch.allclose(stats["loss"], stats["loss_task"] + stats["loss_ctx"])
+    # lambda (1.0) weighs L_ctx against the per-token CTC loss: x the mean target length (5 / 3).
+    mean_tokens = TEXT["text_lengths"].float().mean()
+    assert torch.allclose(stats["loss"], stats["loss_task"] + mean_tokens * stats["loss_ctx"])
+    assert torch.allclose(loss, stats["loss"])
     # The same loss from separately computed vectors (no dropout in this model): pairs
     # (0, prev 0), (0, next 0), (1, next 1); segment 2 has no neighbour.
     with torch.no_grad():
@@ -79,6 +82,32 @@ def test_mode_a_infonce_keeps_batch_items_that_are_neighbours_out_of_the_negativ
         buggy = context_loss("infonce", anchors, bank, pairs)  # own audio counted as a negative
     assert stats["loss_ctx"].item() == pytest.approx(fixed.item(), rel=1e-4, abs=1e-6)
     assert abs(fixed.item() - buggy.item()) > 1e-3
+
+
+@pytest.mark.parametrize("normalize, weight", [(True, 0.3), (False, 2.0)])
+def test_context_weight_is_per_target_token_or_per_utterance(tmp_path, normalize, weight):
+    model = build(tmp_path, "asr", **ctx(context_source="batch", context_weight=weight,
+                                         context_loss_normalize=normalize)).train()
+    positions = dict(utt2pos=torch.tensor([[4, 0], [4, 1], [4, 2]]), utt2pos_lengths=torch.tensor([2, 2, 2]))
+    _, stats, _ = model(**speech(0), **TEXT, **positions)
+    scale = TEXT["text_lengths"].float().mean() if normalize else 1.0
+    assert torch.allclose(stats["loss"], stats["loss_task"] + weight * scale * stats["loss_ctx"])
+    cls = build(tmp_path / "cls", "cls", **ctx(context_source="batch", context_weight=weight)).train()
+    _, stats, _ = cls(**speech(0), **LABEL, **positions)  # a per-utterance loss: no scale
+    assert torch.allclose(stats["loss"], stats["loss_task"] + weight * stats["loss_ctx"])
+
+
+def test_training_logs_the_collapse_figures_and_the_padding(tmp_path):
+    model = build(tmp_path, "asr", **ctx(context_source="batch")).train()
+    positions = torch.tensor([[4, 0], [4, 1], [7, 3]])
+    _, stats, _ = model(**speech(0), **TEXT, utt2pos=positions, utt2pos_lengths=torch.tensor([2, 2, 2]))
+    with torch.no_grad():
+        vectors = torch.nn.functional.normalize(model.eval().context_vectors(**speech(0)), dim=-1)
+    # No dropout in this model: the train-mode vectors are the eval-mode ones.
+    assert stats["ctx_cos_pos"].item() == pytest.approx((vectors[0] @ vectors[1]).item(), abs=1e-5)
+    assert stats["ctx_cos_other"].item() == pytest.approx(((vectors[0] + vectors[1]) @ vectors[2]).item() / 2, abs=1e-5)
+    assert 0 < stats["ctx_spread"].item() and 0 < stats["ctx_erank"].item() <= 2 + 1e-5
+    assert stats["pad_share"].item() == pytest.approx(1 - 19200 / 24000)
 
 
 def test_asr_mode_a_without_any_neighbour_adds_zero(tmp_path):

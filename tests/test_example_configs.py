@@ -244,8 +244,8 @@ def flat(conf, prefix=""):
 # is the target's default config, or for a random upstream the pretrained system's config. A system
 # that no rule matches fails: give its method a rule.
 CONTEXT_CHANGES = {
-    "ctxaware_neighbours": ["model", "model_conf.context_*", "model_conf.fusion*"],
-    "ctxaware_batch": ["model", "model_conf.context_*", "model_conf.fusion*",
+    "ctxaware_neighbours": ["model", "model_conf.context_*", "model_conf.fusion*", "frontend_conf.padding_aware_cnn"],
+    "ctxaware_batch": ["model", "model_conf.context_*", "model_conf.fusion*", "frontend_conf.padding_aware_cnn",
                        "batch_type", "recording_chunk_size", "valid_batch_type", "batch_bins"],
     "ctxinject": ["frontend", "frontend_conf.context_offsets", "batch_bins"],
 }

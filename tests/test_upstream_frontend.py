@@ -29,19 +29,41 @@ def test_lengths_follow_the_cnn_formula_with_padding(frontend):
     assert feats.shape == (3, 49, 256)
 
 
+def alone_and_padded(frontend: SSLUpstreamFrontend) -> tuple:
+    """A 0.5 s segment's frames alone and beside a 1 s segment (so half of its row is padding)."""
+    torch.manual_seed(0)
+    wave = torch.randn(1, 8000)
+    with torch.no_grad():
+        alone, _ = frontend(wave, torch.tensor([8000]))
+        padded = torch.cat([wave, torch.zeros(1, 8000)], dim=1)
+        batched, lens = frontend(torch.cat([padded, torch.randn(1, 16000)]), torch.tensor([8000, 16000]))
+    return alone[0], batched[0, : lens[0]]
+
+
 def test_padding_does_not_change_the_valid_frames_with_a_layer_norm_cnn():
-    # HuBERT-Base's group-norm CNN normalises over the padded time axis too (as in fairseq and
-    # transformers); the layer-norm CNN (wav2vec 2.0 Large, WavLM) and the transformer's
-    # attention mask make the valid frames independent of padding.
+    # The layer-norm CNN (wav2vec 2.0 Large, WavLM) and the transformer's attention mask make the
+    # valid frames independent of padding.
     torch.manual_seed(0)
     frontend = SSLUpstreamFrontend(
         arch="tiny", arch_conf={"encoder_num_layers": 2, "extractor_mode": "layer_norm"}
     ).eval()
-    wave = torch.randn(1, 8000)
-    alone, _ = frontend(wave, torch.tensor([8000]))
-    padded = torch.cat([wave, torch.zeros(1, 8000)], dim=1)
-    batched, lens = frontend(torch.cat([padded, torch.randn(1, 16000)]), torch.tensor([8000, 16000]))
-    torch.testing.assert_close(batched[0, : lens[0]], alone[0], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(*alone_and_padded(frontend), atol=1e-4, rtol=1e-4)
+
+
+def test_padding_aware_cnn_makes_a_group_norm_cnn_independent_of_padding():
+    # HuBERT-Base's group-norm CNN normalises over the padded time axis too (as fairseq and
+    # torchaudio do); padding_aware_cnn takes its statistics over the valid samples only.
+    torch.manual_seed(0)
+    plain = SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 2}).eval()
+    alone, batched = alone_and_padded(plain)
+    assert (alone - batched).abs().max() > 0.1
+    aware = SSLUpstreamFrontend(arch="tiny", arch_conf={"encoder_num_layers": 2}, padding_aware_cnn=True).eval()
+    aware.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(*alone_and_padded(aware), atol=1e-5, rtol=1e-5)
+    # Without padding it is the plain CNN.
+    wave = torch.randn(2, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(aware(wave, torch.tensor([8000, 8000]))[0], plain(wave, torch.tensor([8000, 8000]))[0])
 
 
 def test_layer_selects_an_intermediate_output():

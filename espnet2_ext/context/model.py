@@ -8,8 +8,14 @@ does to it (a pass-through, or the Linear-LayerNorm-ReLU of ``input_layer: linea
 the encoder output frames, just before the CTC output layer or the classifier, inside
 ``encode()``, which the stock decoding programs call, so inference needs nothing but the segment.
 
-In training, an auxiliary loss lambda * L_ctx pulls c_t towards its neighbours' vectors; where
-those come from is ``context_source``:
+In training, an auxiliary loss lambda * L_ctx pulls c_t towards its neighbours' vectors. ESPnet's
+CTC loss is a sum over the tokens of an utterance (tens to hundreds of nats) while L_ctx is at most
+2 (cosine), so by default (``context_loss_normalize``) L_ctx is weighed against the task loss per
+target token: the term added is lambda * L_ctx * (the batch's mean number of target tokens), which
+makes lambda the weight against the per-token CTC loss (the unit fairseq normalises by) and leaves
+the task's gradient as in standard fine-tuning. Classification's loss is per utterance already.
+Training also logs figures of c_t that show a collapsing module (``diagnostics.py``) and the
+batches' share of padding. Where the neighbours' vectors come from is ``context_source``:
 
 * ``neighbours`` (mode a): the neighbours' audio is an extra training input (``speech_prev``,
   ``speech_next``, ... of type ``sound``) with a ``ctx_mask`` (``text_int``, one 0/1 per offset:
@@ -37,6 +43,7 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2_ext.context import (
     CONTEXT_DATA_NAMES, CTX_MASK, DEFAULT_OFFSETS, DEFAULT_SOURCE, POSITIONS, neighbour_key,
 )
+from espnet2_ext.context.diagnostics import context_diagnostics, padded_share
 from espnet2_ext.context.losses import LOSSES, context_loss, copies_of_anchor_or_positive, pairs_from_positions
 from espnet2_ext.context.module import ContextFusion, ContextModule
 
@@ -54,7 +61,9 @@ class ContextAwareMixin:
         context_offsets: Neighbours pulled towards, as offsets in the recording (default [-1, 1];
             e.g. [-1] previous only, [-2, -1, 1, 2] a window of two).
         context_loss: ``cosine`` (default), ``infonce`` or ``l2`` (see ``losses.context_loss``).
-        context_weight: lambda (default 1.0; not published, worth sweeping, e.g. 0.1, 0.5, 1.0).
+        context_weight: lambda (default 1.0; not published, worth sweeping, e.g. 0.1, 1, 10).
+        context_loss_normalize: Weigh L_ctx against the task loss per target token (default
+            true; above); false adds lambda * L_ctx to ESPnet's per-utterance loss as it is.
         context_temperature: InfoNCE temperature (default 0.1).
         context_stop_gradient: Detach the neighbours' vectors (default true; mode a always
             encodes them without gradients, so false only changes mode b).
@@ -77,6 +86,7 @@ class ContextAwareMixin:
         context_offsets: Sequence[int] = DEFAULT_OFFSETS,
         context_loss: str = "cosine",
         context_weight: float = 1.0,
+        context_loss_normalize: bool = True,
         context_temperature: float = 0.1,
         context_stop_gradient: bool = True,
         context_input: str = "upstream",
@@ -104,6 +114,7 @@ class ContextAwareMixin:
         self.context_offsets = list(context_offsets)
         self.context_loss = context_loss
         self.context_weight = context_weight
+        self.context_loss_normalize = context_loss_normalize
         self.context_temperature = context_temperature
         self.context_stop_gradient = context_stop_gradient
         self.context_input = context_input
@@ -170,24 +181,35 @@ class ContextAwareMixin:
         context, self._context = self._context, None
         if not self.training or self.context_source == "none":
             return loss, stats, weight
-        aux = self._auxiliary_loss(context, inputs)
-        total = loss + self.context_weight * aux
-        stats = {**stats, "loss_task": stats["loss"], "loss_ctx": aux.detach(), "loss": total.detach()}
+        aux, bank, pairs = self._auxiliary_loss(context, inputs)
+        scale = self._task_units(kwargs) if self.context_loss_normalize else 1.0
+        total = loss + self.context_weight * scale * aux
+        recordings = inputs[POSITIONS][:, 0] if POSITIONS in inputs else None
+        stats = {**stats, "loss_task": stats["loss"], "loss_ctx": aux.detach(), "loss": total.detach(),
+                 **context_diagnostics(context, bank, pairs, recordings),
+                 "pad_share": padded_share(kwargs["speech_lengths"]) if "speech_lengths" in kwargs else None}
         return force_gatherable((total, stats, weight), total.device)
 
-    def _auxiliary_loss(self, context: torch.Tensor, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
+    def _task_units(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """What the task loss is summed over per utterance, on average over the batch."""
+        raise NotImplementedError
+
+    def _auxiliary_loss(
+        self, context: torch.Tensor, inputs: Dict[str, torch.Tensor]
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """L_ctx, the vectors c_t is pulled towards and the (segment, vector) pairs."""
         if self.context_source == "batch":
             positions = _required(inputs, POSITIONS, self.context_source)
             pairs = pairs_from_positions(positions[:, :2], self.context_offsets)
             exclude = torch.eye(len(context), dtype=torch.bool, device=context.device)
-            return self._loss(context, context, pairs, exclude)
+            return self._loss(context, context, pairs, exclude), context, pairs
         bank, pairs, sources = self._neighbour_vectors(inputs)
         exclude = None
         if self.context_loss == "infonce":  # a batch item may also be in the bank: not a negative
             positions = _required(inputs, POSITIONS, self.context_source)[:, :2]
             bank_ids = positions[sources[:, 0]] + torch.stack([torch.zeros_like(sources[:, 1]), sources[:, 1]], 1)
             exclude = copies_of_anchor_or_positive(positions, bank_ids, pairs)
-        return self._loss(context, bank, pairs, exclude)
+        return self._loss(context, bank, pairs, exclude), bank, pairs
 
     def _loss(self, anchors: torch.Tensor, bank: torch.Tensor, pairs: torch.Tensor,
               exclude: Optional[torch.Tensor]) -> torch.Tensor:
@@ -244,6 +266,14 @@ def _eval_mode(module: torch.nn.Module) -> Iterator[None]:
 class ContextAwareASRModel(ContextAwareMixin, ESPnetASRModel):
     """ESPnet's ASR model (CTC for ASR and NER) with context-aware fine-tuning."""
 
+    def _task_units(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """ESPnet's CTC loss is summed over an utterance's target tokens."""
+        return batch["text_lengths"].float().mean()
+
 
 class ContextAwareCLSModel(ContextAwareMixin, ESPnetClassificationModel):
     """ESPnet's classification model (sentiment) with context-aware fine-tuning."""
+
+    def _task_units(self, batch: Dict[str, torch.Tensor]) -> float:
+        """The classification loss is a mean over utterances: one unit each."""
+        return 1.0

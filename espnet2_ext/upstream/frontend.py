@@ -13,10 +13,10 @@ from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from typeguard import typechecked
 
-from espnet2_ext.upstream.downsample import build_downsampler
-from espnet2_ext.upstream.layers import keep_first_layers
 from espnet2_ext.upstream.checkpoints import load_upstream
-from espnet2_ext.upstream.layers import iter_layer_outputs
+from espnet2_ext.upstream.cnn import padding_aware_features
+from espnet2_ext.upstream.downsample import build_downsampler
+from espnet2_ext.upstream.layers import iter_layer_outputs, keep_first_layers
 
 
 class SSLUpstreamFrontend(AbsFrontend):
@@ -47,6 +47,9 @@ class SSLUpstreamFrontend(AbsFrontend):
             pooling); see ``espnet2_ext.upstream.downsample``. Frames then come at 50/k Hz.
         downsample_factor: Its factor k (an integer >= 2).
         downsample_conf: Its options (``kernel_size`` for cl/av, ``padding`` for av).
+        padding_aware_cnn: Compute the CNN's GroupNorm statistics over each item's valid samples
+            (``espnet2_ext.upstream.cnn``), so that a segment's features do not depend on the
+            padding of its batch (fairseq and torchaudio normalise over it; off by default).
         bf16_transformer: Run the transformer layers under bfloat16 autocast (faster on CPUs
             with AMX, which do not speed up the GroupNorm CNN: espnet2_ext/upstream/README.md,
             § CPU notes); the CNN stays float32 and the output is float32.
@@ -67,6 +70,7 @@ class SSLUpstreamFrontend(AbsFrontend):
         freeze_all: bool = False,
         freeze_steps: int = 0,
         normalize_waveform: bool = False,
+        padding_aware_cnn: bool = False,
         bf16_transformer: bool = False,
         downsample: Optional[str] = None,
         downsample_factor: Optional[int] = None,
@@ -92,6 +96,7 @@ class SSLUpstreamFrontend(AbsFrontend):
         self.freeze_all = freeze_all
         self.freeze_steps = freeze_steps
         self.normalize_waveform = normalize_waveform
+        self.padding_aware_cnn = padding_aware_cnn
         self.bf16_transformer = bf16_transformer
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self._freeze(freeze_layers)
@@ -161,7 +166,10 @@ class SSLUpstreamFrontend(AbsFrontend):
         through = grad and _has_trainable(self.downsampler)
         upstream_grad = grad and (through or not self.freeze_all)
         with torch.set_grad_enabled(upstream_grad and (through or not self.freeze_cnn)):
-            feats, lengths = self.upstream.feature_extractor(input, input_lengths)
+            if self.padding_aware_cnn:
+                feats, lengths = padding_aware_features(self.upstream.feature_extractor, input, input_lengths)
+            else:
+                feats, lengths = self.upstream.feature_extractor(input, input_lengths)
         layers = iter_layer_outputs(self.upstream, feats, lengths)
         return _stepped(layers, lambda: self._layer_mode(upstream_grad, feats.device.type)), lengths
 
