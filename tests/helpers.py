@@ -73,3 +73,21 @@ def noise_batch(lengths=(16000, 12000, 9000)) -> Tuple[torch.Tensor, torch.Tenso
 # A tiny transformers wav2vec2/HuBERT/WavLM config (kwargs of their config classes).
 TINY_HF = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64,
                conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+
+
+def tiny_sentence_encoder(root: Path, words: List[str]) -> str:
+    """A tiny sentence-transformers directory (1-layer BERT over ``words``, mean pooling, unit
+    length) in the layout of all-MiniLM-L6-v2's, for generative context's text targets."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(words))]
+    root.mkdir(parents=True, exist_ok=True)
+    write_lines(root / "vocab.txt", vocab)
+    torch.manual_seed(0)
+    BertTokenizerFast(str(root / "vocab.txt")).save_pretrained(root / "bert")
+    BertModel(BertConfig(vocab_size=len(vocab), hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=16, max_position_embeddings=32)).save_pretrained(root / "bert")
+    modules = [models.Transformer(str(root / "bert")), models.Pooling(8, "mean"), models.Normalize()]
+    SentenceTransformer(modules=modules).save(str(root / "st"))
+    return str(root / "st")

@@ -11,7 +11,7 @@ import soundfile
 import torch
 import yaml
 from context_tiny import ASR_TOKENS, CLS_TOKENS, config
-from helpers import write_lines
+from helpers import tiny_sentence_encoder, write_lines
 
 from espnet2_ext.bin import asr_inference, cls_inference
 from espnet2_ext.recipe import data_inputs
@@ -121,3 +121,17 @@ def test_injection_trains_and_decodes_injected_audio_with_segment_timing(tmp_pat
     timing = yaml.safe_load((tmp_path / "out" / "timing.json").read_text())
     segments = sum(soundfile.info(str(tmp_path / "data" / f"{u}.flac")).frames for u in UTTS)
     assert timing["audio_seconds"] == pytest.approx(segments / 16000)  # the segments, not their context
+
+
+def test_generative_context_trains_towards_text_targets_and_classifies_single_segments(tmp_path, capsys):
+    encoder = tiny_sentence_encoder(tmp_path / "encoder", ["a", "b"])
+    conf = config("cls", model="ctx_aware", batch_type="numel", batch_bins=40000, model_conf={
+        "context_source": "text", "context_dim": 16, "context_text_dim": 8, "context_text_encoder": encoder})
+    exp = train(tmp_path, CLSTask, conf, capsys, [])
+    assert_context_loss_in_training_only(exp)
+    assert (tmp_path / "data" / "context" / "text_m1_p1" / "ctx_text").is_file()
+    inputs = decode_inputs(exp, capsys)
+    assert len(inputs) == 1 and inputs[0].endswith("/data/wav.scp,speech,sound")  # no text at inference
+    cls_inference.main([*inputs, "--classification_train_config", str(exp / "config.yaml"),
+                        "--classification_model_file", str(exp / "1epoch.pth"), "--output_dir", str(tmp_path / "out")])
+    assert len((tmp_path / "out" / "prediction" / "text").read_text().split()) == 2 * len(UTTS)

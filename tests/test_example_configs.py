@@ -247,6 +247,7 @@ CONTEXT_CHANGES = {
     "ctxaware_neighbours": ["model", "model_conf.context_*", "model_conf.fusion*", "frontend_conf.padding_aware_cnn"],
     "ctxaware_batch": ["model", "model_conf.context_*", "model_conf.fusion*", "frontend_conf.padding_aware_cnn",
                        "batch_type", "recording_chunk_size", "valid_batch_type", "batch_bins"],
+    "ctxaware_text": ["model", "model_conf.context_*", "model_conf.fusion*"],
     "ctxinject": ["frontend", "frontend_conf.context_offsets", "batch_bins"],
 }
 METHODS = {  # method: (pattern, what it may change)

@@ -4,6 +4,8 @@
   into the frame features, so ESPnet's CTC or classification head follows unchanged;
 * :mod:`.losses`: the auxiliary context loss (cosine, InfoNCE, L2) over neighbour pairs;
 * :mod:`.model`: ``--model ctx_aware`` for the ASR (CTC) and CLS (sentiment) tasks;
+* :mod:`.text_targets`: generative context's targets (sentence embeddings of the neighbours' text);
+* :mod:`.diagnostics`: the figures of c_t that show a collapsing module;
 * :mod:`.sampler`: ``--batch_type recording``, batches of consecutive segments of a recording;
 * :mod:`.inject`: ``--frontend ssl_upstream_inject``, the upstream run on neighbours + segment,
   sliced back to the segment's frames.
@@ -32,8 +34,10 @@ def neighbour_key(offset: int) -> str:
 
 
 # Data names of the context inputs (training only): neighbour audio (mode "neighbours"), which of
-# them exist (CTX_MASK), and each segment's (recording number, index) (mode "batch").
+# them exist (CTX_MASK), each segment's (recording number, index) (mode "batch"), and the text
+# embedding of its neighbours' transcripts (generative context, mode "text").
 NEIGHBOUR_KEYS = tuple(neighbour_key(s * k) for k in range(1, MAX_OFFSET + 1) for s in (-1, 1))
 CTX_MASK = "ctx_mask"
 POSITIONS = "utt2pos"
-CONTEXT_DATA_NAMES = NEIGHBOUR_KEYS + (CTX_MASK, POSITIONS)
+CTX_TEXT = "ctx_text"
+CONTEXT_DATA_NAMES = NEIGHBOUR_KEYS + (CTX_MASK, POSITIONS, CTX_TEXT)

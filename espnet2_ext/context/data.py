@@ -15,6 +15,9 @@ stage-10 statistics dir. The systems:
   item's audio that is also another item's neighbour;
 * ``model: ctx_aware``, ``context_source: batch`` (mode b), with ``training``: also ``utt2pos``
   (``text_int``: recording number in sorted recording-id order, segment index);
+* ``model: ctx_aware``, ``context_source: text`` (generative context), with ``training``: also
+  ``ctx_text`` (``text_float``: the sentence embedding of the neighbours' transcripts, from the data
+  dir's ``text``, by ``model_conf.context_text_encoder``; ``text_targets.py``) and ``utt2pos``;
 * ``frontend: ssl_upstream_inject``: ``speech`` is two-channel audio, the contiguous neighbours
   of ``context_offsets`` (stopping at the first missing one) around the segment in channel 0,
   the segment's mask in channel 1, for training and decoding alike. The left context loses its
@@ -36,9 +39,10 @@ import numpy as np
 import soundfile
 
 from espnet2_ext.context import (
-    CTX_MASK, DEFAULT_OFFSETS, DEFAULT_SOURCE, INJECT_FRONTEND, MODEL_NAME, POSITIONS, neighbour_key,
+    CTX_MASK, CTX_TEXT, DEFAULT_OFFSETS, DEFAULT_SOURCE, INJECT_FRONTEND, MODEL_NAME, POSITIONS, neighbour_key,
 )
 from espnet2_ext.context.neighbours import NeighbourMap
+from espnet2_ext.context.text_targets import DEFAULT_ENCODER, write_text_targets
 from espnet2_ext.errors import DataError
 from espnet2_ext.kaldi_files import PathLike, read_map, replaced_atomically, write_map
 
@@ -54,6 +58,7 @@ class ContextSpec:
     kind: str
     offsets: Tuple[int, ...] = ()
     frontend_conf: Tuple[Tuple[str, Any], ...] = ()
+    text_encoder: str = ""
 
 
 def spec_from_config(config: Mapping) -> ContextSpec:
@@ -64,11 +69,12 @@ def spec_from_config(config: Mapping) -> ContextSpec:
     if str(config.get("model")).lower() == MODEL_NAME:
         conf = config.get("model_conf") or {}
         source = conf.get("context_source", DEFAULT_SOURCE)
-        if source in ("neighbours", "batch"):
+        if source in ("neighbours", "batch", "text"):
             offsets = tuple(conf.get("context_offsets", DEFAULT_OFFSETS))
             for offset in offsets:
                 neighbour_key(offset)  # validates
-            return ContextSpec(source, offsets)
+            encoder = conf.get("context_text_encoder", DEFAULT_ENCODER) if source == "text" else ""
+            return ContextSpec(source, offsets, text_encoder=encoder)
     return ContextSpec("standard")
 
 
@@ -112,7 +118,9 @@ def inputs_for(spec: ContextSpec, data_dir: PathLike, training: bool) -> List[In
         folder = out / f"neighbours_{_tag(spec.offsets)}"
         inputs += [(str(folder / f"{neighbour_key(o)}.scp"), neighbour_key(o), "sound") for o in spec.offsets]
         inputs.append((str(folder / CTX_MASK), CTX_MASK, "text_int"))
-    if training and spec.kind in ("neighbours", "batch"):  # which segment each item (and neighbour) is
+    if training and spec.kind == "text":
+        inputs.append((str(out / f"text_{_tag(spec.offsets)}" / CTX_TEXT), CTX_TEXT, "text_float"))
+    if training and spec.kind in ("neighbours", "batch", "text"):  # which segment each item (and neighbour) is
         inputs.append((str(out / POSITIONS), POSITIONS, "text_int"))
     return inputs
 
@@ -124,10 +132,12 @@ def write_inputs(spec: ContextSpec, data_dir: PathLike, training: bool) -> List[
     if spec.kind == "inject":
         wav, nmap = _neighbour_map(data_dir)
         write_injected(wav, nmap, Path(inputs[0][0]).parent, spec.offsets, frame_stride(dict(spec.frontend_conf)))
-    elif training and spec.kind in ("neighbours", "batch"):
+    elif training and spec.kind in ("neighbours", "batch", "text"):
         wav, nmap = _neighbour_map(data_dir)  # read once for both files of mode a
         if spec.kind == "neighbours":
             write_neighbour_inputs(wav, nmap, Path(inputs[1][0]).parent, spec.offsets)
+        if spec.kind == "text":
+            write_text_targets(wav, nmap, data_dir / "text", inputs[1][0], spec.offsets, spec.text_encoder)
         write_positions(wav, nmap, inputs[-1][0])
     return inputs
 

@@ -6,7 +6,7 @@ A cosine loss against stop-gradient targets is also minimised by one constant ve
 segment, so a falling ``loss_ctx`` alone says nothing. The figures, over the segments of a batch:
 
 * ``ctx_cos_pos``: mean cosine between a segment's c_t and its neighbours' (the pairs the loss
-  pulls together);
+  pulls together; for generative context, between c_t's text-space map and its text target);
 * ``ctx_cos_other``: mean cosine between c_t of segments of *different* recordings (of any two
   distinct segments when the recordings are not known);
 * ``ctx_spread``: per-dimension standard deviation across the batch, averaged over dimensions and
@@ -52,11 +52,13 @@ def effective_rank(vectors: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def context_diagnostics(
-    anchors: torch.Tensor, bank: torch.Tensor, pairs: torch.Tensor, recordings: Optional[torch.Tensor] = None
+    anchors: torch.Tensor, bank: torch.Tensor, pairs: torch.Tensor, recordings: Optional[torch.Tensor] = None,
+    pulled: Optional[torch.Tensor] = None,
 ) -> Dict[str, Optional[torch.Tensor]]:
-    """The figures above for a batch's c_t ``anchors`` (N, d), the neighbours' vectors ``bank``
-    (M, d) with (anchor, bank) index ``pairs`` (P, 2), and each anchor's recording (N,); a figure
-    that cannot be computed for this batch is None (ESPnet's reporter leaves it out of the mean)."""
+    """The figures above for a batch's c_t ``anchors`` (N, d), the targets ``bank`` (M, d') with
+    (anchor, bank) index ``pairs`` (P, 2), each anchor's recording (N,), and what the loss compares
+    with the bank (N, d'; default the anchors); a figure that cannot be computed for this batch is
+    None (ESPnet's reporter leaves it out of the mean)."""
     anchors = anchors.float()
     unit = F.normalize(anchors, dim=-1)
     figures: Dict[str, Optional[torch.Tensor]] = {
@@ -64,7 +66,8 @@ def context_diagnostics(
     }
     if len(pairs):
         targets = F.normalize(bank.float(), dim=-1)
-        figures["ctx_cos_pos"] = (unit[pairs[:, 0]] * targets[pairs[:, 1]]).sum(-1).mean()
+        sources = unit if pulled is None else F.normalize(pulled.float(), dim=-1)
+        figures["ctx_cos_pos"] = (sources[pairs[:, 0]] * targets[pairs[:, 1]]).sum(-1).mean()
     other = ~torch.eye(len(anchors), dtype=torch.bool, device=anchors.device)
     if recordings is not None:
         other &= recordings[:, None] != recordings[None, :]

@@ -27,6 +27,9 @@ batches' share of padding. Where the neighbours' vectors come from is ``context_
   batch, and ``utt2pos`` (``text_int``: recording number, index) tells which items are
   neighbours; their vectors are computed anyway, so no extra encoder pass. InfoNCE negatives
   are the other items of the batch.
+* ``text`` (generative context, the follow-up paper): c_t, through a linear map to the text
+  embedding's size, is pulled towards ``ctx_text`` (``text_float``: a frozen sentence encoder's
+  embedding of the neighbours' transcripts, ``text_targets.py``); the map is used in training only.
 * ``none``: the context module without auxiliary loss (an ablation).
 
 The context inputs are read in training mode only: validation and decoding see ``speech`` alone.
@@ -41,13 +44,14 @@ from espnet2.cls.espnet_model import ESPnetClassificationModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 
 from espnet2_ext.context import (
-    CONTEXT_DATA_NAMES, CTX_MASK, DEFAULT_OFFSETS, DEFAULT_SOURCE, POSITIONS, neighbour_key,
+    CONTEXT_DATA_NAMES, CTX_MASK, CTX_TEXT, DEFAULT_OFFSETS, DEFAULT_SOURCE, POSITIONS, neighbour_key,
 )
 from espnet2_ext.context.diagnostics import context_diagnostics, padded_share
 from espnet2_ext.context.losses import LOSSES, context_loss, copies_of_anchor_or_positive, pairs_from_positions
 from espnet2_ext.context.module import ContextFusion, ContextModule
+from espnet2_ext.context.text_targets import DEFAULT_ENCODER
 
-SOURCES = ("neighbours", "batch", "none")
+SOURCES = ("neighbours", "batch", "text", "none")
 CONTEXT_INPUTS = ("upstream", "encoder")
 
 
@@ -57,7 +61,7 @@ class ContextAwareMixin:
     Args (``model_conf``, besides the ESPnet model's own):
         context_dim, context_transformer, context_heads, context_dropout: see ``ContextModule``.
         fusion, fusion_identity_init: see ``ContextFusion`` (default ``concat``, identity init).
-        context_source: ``neighbours`` (default), ``batch`` or ``none``.
+        context_source: ``neighbours`` (default), ``batch``, ``text`` or ``none``.
         context_offsets: Neighbours pulled towards, as offsets in the recording (default [-1, 1];
             e.g. [-1] previous only, [-2, -1, 1, 2] a window of two).
         context_loss: ``cosine`` (default), ``infonce`` or ``l2`` (see ``losses.context_loss``).
@@ -67,6 +71,9 @@ class ContextAwareMixin:
         context_temperature: InfoNCE temperature (default 0.1).
         context_stop_gradient: Detach the neighbours' vectors (default true; mode a always
             encodes them without gradients, so false only changes mode b).
+        context_text_dim: Size of the ``text`` targets (default 384, all-MiniLM-L6-v2's).
+        context_text_encoder: The sentence encoder that wrote them (read by the data preparation,
+            ``espnet2_ext.context.data``; kept here so the config says which).
         context_input: What the context module reads: ``upstream`` (default) the last layer
             the SSL upstream frontend runs (``ssl_upstream``/``ssl_upstream_inject``; before
             SpecAugment, which these configs do not use), or ``encoder`` the encoder output
@@ -90,6 +97,8 @@ class ContextAwareMixin:
         context_temperature: float = 0.1,
         context_stop_gradient: bool = True,
         context_input: str = "upstream",
+        context_text_dim: int = 384,
+        context_text_encoder: str = DEFAULT_ENCODER,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -110,6 +119,9 @@ class ContextAwareMixin:
         input_dim = self.frontend.output_size() if context_input == "upstream" else frame_dim
         self.context_module = ContextModule(input_dim, context_dim, context_transformer, context_heads, context_dropout)
         self.context_fusion = ContextFusion(frame_dim, context_dim, fusion, fusion_identity_init)
+        # Generative context: c_t mapped to the text embedding's space for the loss only.
+        self.context_text_projection = torch.nn.Linear(context_dim, context_text_dim) if context_source == "text" else None
+        self.context_text_encoder = context_text_encoder
         self.context_source = context_source
         self.context_offsets = list(context_offsets)
         self.context_loss = context_loss
@@ -181,12 +193,12 @@ class ContextAwareMixin:
         context, self._context = self._context, None
         if not self.training or self.context_source == "none":
             return loss, stats, weight
-        aux, bank, pairs = self._auxiliary_loss(context, inputs)
+        aux, pulled, bank, pairs = self._auxiliary_loss(context, inputs)
         scale = self._task_units(kwargs) if self.context_loss_normalize else 1.0
         total = loss + self.context_weight * scale * aux
         recordings = inputs[POSITIONS][:, 0] if POSITIONS in inputs else None
         stats = {**stats, "loss_task": stats["loss"], "loss_ctx": aux.detach(), "loss": total.detach(),
-                 **context_diagnostics(context, bank, pairs, recordings),
+                 **context_diagnostics(context, bank, pairs, recordings, pulled),
                  "pad_share": padded_share(kwargs["speech_lengths"]) if "speech_lengths" in kwargs else None}
         return force_gatherable((total, stats, weight), total.device)
 
@@ -196,20 +208,30 @@ class ContextAwareMixin:
 
     def _auxiliary_loss(
         self, context: torch.Tensor, inputs: Dict[str, torch.Tensor]
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """L_ctx, the vectors c_t is pulled towards and the (segment, vector) pairs."""
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """L_ctx, the vectors pulled (c_t, or its text-space map), those they are pulled towards, and
+        the (segment, target) pairs."""
         if self.context_source == "batch":
             positions = _required(inputs, POSITIONS, self.context_source)
             pairs = pairs_from_positions(positions[:, :2], self.context_offsets)
             exclude = torch.eye(len(context), dtype=torch.bool, device=context.device)
-            return self._loss(context, context, pairs, exclude), context, pairs
+            return self._loss(context, context, pairs, exclude), context, context, pairs
+        if self.context_source == "text":
+            targets = _required(inputs, CTX_TEXT, self.context_source).to(context.dtype)
+            if targets.size(-1) != self.context_text_projection.out_features:
+                raise ValueError(f"{CTX_TEXT} vectors have {targets.size(-1)} dimensions, context_text_dim is "
+                                 f"{self.context_text_projection.out_features}: rewrite them for this config")
+            rows = torch.nonzero(targets.abs().sum(-1) > 0).squeeze(1)  # zeros: no neighbour
+            pairs = torch.stack([rows, rows], 1)
+            pulled = self.context_text_projection(context)
+            return self._loss(pulled, targets, pairs, None), pulled, targets, pairs
         bank, pairs, sources = self._neighbour_vectors(inputs)
         exclude = None
         if self.context_loss == "infonce":  # a batch item may also be in the bank: not a negative
             positions = _required(inputs, POSITIONS, self.context_source)[:, :2]
             bank_ids = positions[sources[:, 0]] + torch.stack([torch.zeros_like(sources[:, 1]), sources[:, 1]], 1)
             exclude = copies_of_anchor_or_positive(positions, bank_ids, pairs)
-        return self._loss(context, bank, pairs, exclude), bank, pairs
+        return self._loss(context, bank, pairs, exclude), context, bank, pairs
 
     def _loss(self, anchors: torch.Tensor, bank: torch.Tensor, pairs: torch.Tensor,
               exclude: Optional[torch.Tensor]) -> torch.Tensor:

