@@ -1,8 +1,8 @@
 """Generative context (``context_source: text``): text targets from a sentence encoder, the model's
 loss towards them, and inference without them."""
 
+import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +13,7 @@ from helpers import tiny_sentence_encoder, write_lines
 from espnet2_ext.context.data import ContextSpec, spec_from_config
 from espnet2_ext.context.losses import context_loss
 from espnet2_ext.context.neighbours import NeighbourMap
+from espnet2_ext.context.text_probe import main as main_probe
 from espnet2_ext.context.text_targets import embed, encoder_dir, text_targets
 from espnet2_ext.errors import DataError
 from espnet2_ext.recipe.data_inputs import main
@@ -22,7 +23,8 @@ TEXTS = {"a0": "the cat", "a1": "sat on", "a2": "the mat", "b0": "a dog"}
 
 @pytest.fixture(scope="module")
 def encoder(tmp_path_factory) -> str:
-    return tiny_sentence_encoder(tmp_path_factory.mktemp("encoder"), [w for t in TEXTS.values() for w in t.split()])
+    words = [w for t in TEXTS.values() for w in t.split()]
+    return tiny_sentence_encoder(tmp_path_factory.mktemp("encoder"), words)
 
 
 def test_targets_are_the_renormalised_mean_of_the_neighbours_embeddings(encoder):
@@ -89,3 +91,19 @@ def test_model_pulls_its_projected_context_towards_the_targets_and_decodes_witho
         encoded, _ = model.encode(speech[:1], lengths[:1])
         _, plain, _ = model(speech=speech, speech_lengths=lengths, **text)
     assert encoded.shape[0] == 1 and "loss_ctx" not in plain
+
+
+def test_text_probe_scores_own_and_neighbours_text(tmp_path, encoder, capsys):
+    # Two recordings, each a run of one word, labelled by recording: both texts give the label away.
+    data = tmp_path / "train"
+    data.mkdir()
+    utts = [f"{rec}{i}" for rec in "xy" for i in range(4)]
+    write_lines(data / "text", [f"{u} {'cat' if u[0] == 'x' else 'dog'}" for u in utts])
+    write_lines(data / "utt2rec", [f"{u} {u[0]} {u[1]}" for u in utts])
+    write_lines(data / "text.sentiment", [f"{u} {'Positive' if u[0] == 'x' else 'Negative'}" for u in utts])
+    assert main_probe([str(data), str(data), "--C", "100", "--encoder", encoder]) == 0
+    scores = json.loads(capsys.readouterr().out)[str(data)]
+    assert scores == {"majority": 0.5, "own_C100": 1.0, "neighbours_C100": 1.0}
+    (data / "text").write_text("x0 cat\n")
+    assert main_probe([str(data), str(data), "--encoder", encoder]) == 1
+    assert f"{data / 'text'}: no transcript for 'x1'" in capsys.readouterr().err

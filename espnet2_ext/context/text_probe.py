@@ -1,0 +1,76 @@
+"""How much of a segment-level label its own text and its neighbours' text carry, as the frozen
+sentence encoder of generative context sees them: a linear probe (logistic regression) trained on
+the sentence embeddings of one data dir and scored on others.
+
+If the neighbours' embeddings (generative context's targets, ``text_targets.py``) predict a label
+no better than the majority class, distilling them into c_t cannot help that task, whatever the
+model does. Example (mini_slue sentiment, after stage 4)::
+
+    python -m espnet2_ext.context.text_probe dump/raw/train dump/raw/dev dump/raw/test --label text.sentiment
+
+prints JSON: per scored dir, the majority-class accuracy and the probe accuracies on the own and
+the neighbours' embeddings, for each regularisation strength C.
+"""
+
+import argparse
+import json
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from espnet2_ext.context.neighbours import NeighbourMap
+from espnet2_ext.context.text_targets import DEFAULT_ENCODER, embed, text_targets
+from espnet2_ext.errors import DataError, cli_entry
+from espnet2_ext.kaldi_files import read_map
+
+Features = Tuple[np.ndarray, np.ndarray, np.ndarray]  # own, neighbours', labels
+
+
+def features(data_dir: Path, label: str, offsets: Sequence[int], encoder: str) -> Features:
+    """Own and neighbours' text embeddings and the labels of a data dir's utterances."""
+    texts, labels = read_map(data_dir / "text"), read_map(data_dir / label)
+    utts = sorted(labels)
+    missing = [u for u in utts if u not in texts]
+    if missing:
+        raise DataError(f"{data_dir / 'text'}: no transcript for '{missing[0]}' ({len(missing)} utterances)")
+    nmap = NeighbourMap.from_file(data_dir / "utt2rec", valid=set(utts))
+    own = dict(zip(texts, embed(list(texts.values()), encoder)))
+    neighbours = text_targets(texts, nmap, utts, offsets, encoder)
+    return (np.stack([own[u] for u in utts]), np.stack([neighbours[u] for u in utts]),
+            np.array([labels[u] for u in utts]))
+
+
+def probe(train: Features, scored: Features, strengths: Sequence[float]) -> Dict[str, float]:
+    """Majority-class and probe accuracies on ``scored`` of probes trained on ``train``."""
+    from sklearn.linear_model import LogisticRegression
+
+    majority = max(np.mean(scored[2] == c) for c in set(train[2]))
+    out = {"majority": round(float(majority), 3)}
+    for name, column in (("own", 0), ("neighbours", 1)):
+        for strength in strengths:
+            model = LogisticRegression(max_iter=5000, C=strength).fit(train[column], train[2])
+            out[f"{name}_C{strength:g}"] = round(float(np.mean(model.predict(scored[column]) == scored[2])), 3)
+    return out
+
+
+@cli_entry
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("train", type=Path, help="data dir the probes train on (text, utt2rec, the label file)")
+    parser.add_argument("scored", type=Path, nargs="+", help="data dirs they are scored on")
+    parser.add_argument("--label", default="text.sentiment", help="the label file in each data dir")
+    parser.add_argument("--offsets", type=int, nargs="+", default=[-1, 1], help="the neighbours (context_offsets)")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="context_text_encoder")
+    parser.add_argument("--C", type=float, nargs="+", default=[0.1, 1.0, 10.0], help="regularisation strengths")
+    args = parser.parse_args(argv)
+    train = features(args.train, args.label, args.offsets, args.encoder)
+    results: Dict[str, Dict[str, float]] = {}
+    for data_dir in args.scored:
+        results[str(data_dir)] = probe(train, features(data_dir, args.label, args.offsets, args.encoder), args.C)
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
