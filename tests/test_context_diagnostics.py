@@ -64,6 +64,6 @@ def test_report_lists_the_context_systems_last_epoch_and_flags_collapse(tmp_path
     (plain / "train.log").write_text("1epoch results: [train] loss=50.0, time=1 minute, [valid] loss=60.0\n")
     lines = report([collapsed, healthy, plain], ["a", "b", "c"], argparse.Namespace(), tmp_path)
     rows = [row for row in lines if row.startswith("|a|") or row.startswith("|b|") or row.startswith("|c|")]
-    assert rows == ["|a|2|49.000|0.010|0.990|0.980|0.010|1.200|0.300|**yes**|",
-                    "|b|1|49.000|0.010|0.990|0.980|0.400|1.200|0.300|no|"]
+    assert rows == ["|a|2|49.000|1.00e-02|0.990|0.980|0.010|1.200|0.300|**yes**|",
+                    "|b|1|49.000|1.00e-02|0.990|0.980|0.400|1.200|0.300|no|"]
     assert report([plain], ["c"], argparse.Namespace(), tmp_path) == []

@@ -100,7 +100,7 @@ def report(experiments: Sequence[Path], names: Sequence[str], args: argparse.Nam
             continue
         figures = {key: _float(train.get(key)) for key in TRAINING_KEYS}
         collapsed = "**yes**" if is_collapsed(figures) else "no"
-        cells = "|".join("–" if figures[k] != figures[k] else f"{figures[k]:.3f}" for k in TRAINING_KEYS)
+        cells = "|".join(_cell(figures[k], k) for k in TRAINING_KEYS)
         rows.append(f"|{name}|{last}|{cells}|{collapsed}|")
     if not rows:
         return []
@@ -112,6 +112,12 @@ def report(experiments: Sequence[Path], names: Sequence[str], args: argparse.Nam
             "of c_t over a batch, the share of padding in the speech batches; collapsed: spread "
             f"< {COLLAPSED_SPREAD}.", "",
             f"|experiment|epoch|{header}|collapsed|", "|---" * (len(TRAINING_KEYS) + 3) + "|", *rows, ""]
+
+
+def _cell(value: float, key: str) -> str:
+    if value != value:
+        return "–"
+    return f"{value:.2e}" if key == "loss_ctx" else f"{value:.3f}"  # a collapsed module's loss is ~1e-4
 
 
 def _float(text: Optional[str]) -> float:
