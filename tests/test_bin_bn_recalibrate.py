@@ -1,4 +1,4 @@
-"""Re-estimating BatchNorm statistics of a trained model (espnet2_ext.recipe.bn_recalibrate)."""
+"""Re-estimating BatchNorm statistics of a trained model (espnet2_ext.bin.bn_recalibrate)."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ from context_tiny import config
 from test_context_programs import train
 
 from espnet2_ext.errors import DataError
-from espnet2_ext.recipe.bn_recalibrate import main, padded, recalibrate, sorted_batches
+from espnet2_ext.bin.bn_recalibrate import main, padded, recalibrate, sorted_batches
 from espnet2_ext.tasks import ASRTask
 
 CONFORMER = {"output_size": 16, "attention_heads": 2, "linear_units": 32, "num_blocks": 1, "input_layer": "linear",

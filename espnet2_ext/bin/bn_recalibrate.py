@@ -9,7 +9,7 @@ rate, the deficit lies in the statistics, not in the learned weights. The model 
 averaged over the batches with equal weight (``momentum=None``); the result is a new checkpoint
 beside the old one, decodable with ``--inference_model``::
 
-    python -m espnet2_ext.recipe.bn_recalibrate exp/<name> --checkpoint valid.loss.ave.pth \\
+    python -m espnet2_ext.bin.bn_recalibrate exp/<name> --checkpoint valid.loss.ave.pth \\
         --wav_scp dump/raw/train/wav.scp --out valid.loss.ave_bnrecal.pth
     ./run.sh --targets asr --stage 12 --stop_stage 13 ... --inference_model valid.loss.ave_bnrecal.pth
 """
@@ -23,6 +23,7 @@ import torch
 
 from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.kaldi_files import read_map
+from espnet2_ext.tasks import ASRTask, CLSTask
 
 Batch = List[Tuple[str, str]]  # (uttid, audio path)
 
@@ -78,8 +79,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--task", choices=("asr", "cls"), default="asr")
     parser.add_argument("--batch_bins", type=int, default=640000, help="padded samples per batch")
     args = parser.parse_args(argv)
-    from espnet2_ext.tasks import ASRTask, CLSTask  # registers the project's models
-
     task = ASRTask if args.task == "asr" else CLSTask
     for path in (args.exp / "config.yaml", args.exp / args.checkpoint):
         if not path.is_file():
