@@ -20,7 +20,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from espnet2_ext.context.neighbours import NeighbourMap
-from espnet2_ext.context.text_targets import DEFAULT_ENCODER, embed, text_targets
+from espnet2_ext.context.text_targets import DEFAULT_ENCODER, embed, neighbour_means
 from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.kaldi_files import read_map
 
@@ -35,8 +35,8 @@ def features(data_dir: Path, label: str, offsets: Sequence[int], encoder: str) -
     if missing:
         raise DataError(f"{data_dir / 'text'}: no transcript for '{missing[0]}' ({len(missing)} utterances)")
     nmap = NeighbourMap.from_file(data_dir / "utt2rec", valid=set(utts))
-    own = dict(zip(texts, embed(list(texts.values()), encoder)))
-    neighbours = text_targets(texts, nmap, utts, offsets, encoder)
+    own = dict(zip(texts, embed(list(texts.values()), encoder)))  # embedded once, for both
+    neighbours = neighbour_means(own, nmap, utts, offsets)
     return (np.stack([own[u] for u in utts]), np.stack([neighbours[u] for u in utts]),
             np.array([labels[u] for u in utts]))
 

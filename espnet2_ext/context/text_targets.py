@@ -50,7 +50,12 @@ def embed(texts: Sequence[str], encoder: str) -> np.ndarray:
 def text_targets(texts: Mapping[str, str], nmap: NeighbourMap, utts: Sequence[str], offsets: Sequence[int],
                  encoder: str) -> Dict[str, np.ndarray]:
     """Each of ``utts``' target: the renormalised mean embedding of its neighbours' transcripts."""
-    vectors = dict(zip(texts, embed(list(texts.values()), encoder)))
+    return neighbour_means(dict(zip(texts, embed(list(texts.values()), encoder))), nmap, utts, offsets)
+
+
+def neighbour_means(vectors: Mapping[str, np.ndarray], nmap: NeighbourMap, utts: Sequence[str],
+                    offsets: Sequence[int]) -> Dict[str, np.ndarray]:
+    """``text_targets`` from the utterances' embeddings ``vectors`` already computed."""
     dim = len(next(iter(vectors.values())))
     targets = {}
     for utt in utts:
