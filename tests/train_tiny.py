@@ -1,0 +1,50 @@
+"""A tiny ASR training run through ESPnet's own program (noise recordings, a two-token transcript):
+data, shape files and options, for the tests of training itself (resume, distributed)."""
+
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import soundfile
+import torch
+import yaml
+from context_tiny import ASR_TOKENS, config
+from helpers import write_lines
+
+UTTS = [f"utt{i}" for i in range(8)]
+BATCHES_PER_EPOCH = 4  # 8 utterances, batch_size 2
+
+
+def tiny_data(root: Path) -> Path:
+    """Noise recordings with a two-token transcript, and the shape files stage 10 would write."""
+    data = root / "data"
+    data.mkdir()
+    rng = np.random.RandomState(0)
+    lengths = [4000 + 400 * k for k in range(len(UTTS))]
+    for utt, n in zip(UTTS, lengths):
+        soundfile.write(data / f"{utt}.flac", 0.1 * rng.randn(n), 16000, subtype="PCM_16")
+    write_lines(data / "wav.scp", [f"{u} {data / u}.flac" for u in UTTS])
+    write_lines(data / "text", [f"{u} a b" for u in UTTS])
+    write_lines(data / "speech_shape", [f"{u} {n}" for u, n in zip(UTTS, lengths)])
+    write_lines(data / "text_shape", [f"{u} 3,5" for u in UTTS])
+    (root / "tokens.txt").write_text(ASR_TOKENS)
+    # Dropout in the head: the resumed run must restore the random state as well as the weights.
+    conf = config("asr", encoder_conf={"dropout_rate": 0.2})
+    (root / "conf.yaml").write_text(yaml.safe_dump(conf))
+    return data
+
+
+def training_options(root: Path, data: Path, output_dir: Path) -> List[str]:
+    options = ["--config", str(root / "conf.yaml"), "--output_dir", str(output_dir),
+               "--token_type", "char", "--token_list", str(root / "tokens.txt"), "--use_preprocessor", "true",
+               "--max_epoch", "3", "--batch_size", "2", "--fold_length", "80000", "--fold_length", "150", "--optim", "adam", "--optim_conf", "lr=0.01",
+               "--num_workers", "0", "--num_att_plot", "0", "--use_tensorboard", "false", "--resume", "true"]
+    for mode in ("train", "valid"):
+        options += [f"--{mode}_data_path_and_name_and_type={data / 'wav.scp'},speech,sound",
+                    f"--{mode}_data_path_and_name_and_type={data / 'text'},text,text",
+                    f"--{mode}_shape_file={data / 'speech_shape'}", f"--{mode}_shape_file={data / 'text_shape'}"]
+    return options
+
+
+def final_state(output_dir: Path) -> dict:
+    return torch.load(output_dir / "checkpoint.pth", weights_only=False)
