@@ -5,6 +5,8 @@ from typing import Any, Tuple
 import torch
 
 SAMPLE_RATE = 16000  # Hz: what wav2vec 2.0, HuBERT and WavLM were pretrained on
+# Samples under the first frame of their CNN (then one frame per 320): shorter audio has no frame.
+RECEPTIVE_FIELD = 400
 
 
 def audio_samples(model: Any, speech: Any) -> int:

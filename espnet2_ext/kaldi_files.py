@@ -12,9 +12,12 @@ PathLike = Union[str, Path]
 
 def iter_lines(path: PathLike) -> Iterator[Tuple[int, str, str]]:
     """Yield ``(lineno, key, value)`` for each non-empty line; value may be ''."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
+    with open(path, "rb") as f:  # bytes: a line that is not UTF-8 is named, not a traceback
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as err:
+                raise at(path, lineno, f"not UTF-8 text (byte {raw[err.start]:#04x} at column {err.start + 1})") from None
             if not line.strip():
                 raise at(path, lineno, "empty line")
             key, _, value = line.partition(" ")

@@ -47,6 +47,20 @@ def test_corrupt_wav_names_wav_scp_line(tmp_path):
     datadir.validate(d, audio_check=False)
 
 
+def test_truncated_wav_names_wav_scp_line(tmp_path):
+    d = make_dir(tmp_path)
+    whole = (tmp_path / "A_u2.wav").read_bytes()
+    (tmp_path / "A_u2.wav").write_bytes(whole[:len(whole) // 2])  # an interrupted copy
+    expect_error(d, f"{d}/wav.scp:2: cannot read audio '{tmp_path}/A_u2.wav': truncated file: its header "
+                    f"declares {len(whole) - 44} bytes of audio, it holds {len(whole) // 2 - 44}")
+
+
+def test_text_that_is_not_utf8_names_file_and_line(tmp_path):
+    d = make_dir(tmp_path)
+    (d / "text").write_bytes("A_u1 hello world\nA_u2 caf\u00e9\nB_u1 bye\n".encode("latin-1"))
+    expect_error(d, f"{d}/text:2: not UTF-8 text (byte 0xe9 at column 9)", audio_check=False)
+
+
 def test_missing_and_empty_wav(tmp_path):
     d = make_dir(tmp_path)
     (tmp_path / "B_u1.wav").unlink()

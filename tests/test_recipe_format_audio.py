@@ -76,12 +76,23 @@ def test_pipe_and_ark_inputs(tmp_path):
         ("{d}/empty.wav", "empty audio '{d}/empty.wav' (0 samples)"),
         ("false |", "command 'false |' failed with exit code 1"),
         ("true |", "command 'true |' wrote no audio"),
+        ("{d}/truncated.wav", "cannot read audio '{d}/truncated.wav': truncated file: its header declares "
+                              "3200 bytes of audio, it holds 100"),
+        ("{d}/truncated.flac", "cannot read audio '{d}/truncated.flac': "),
+        ("{d}/nan.wav", "audio '{d}/nan.wav' has non-finite samples (NaN or Inf)"),
+        ("{d}/inf.wav", "audio '{d}/inf.wav' has non-finite samples (NaN or Inf)"),
     ],
 )
 def test_errors_name_the_wav_scp_line(tmp_path, entry, message):
     write_sine(tmp_path / "ok.wav", 160, 16000)
     write_sine(tmp_path / "empty.wav", 0, 16000)
     (tmp_path / "garbage.wav").write_bytes(b"RIFF not really a wav file" * 4)
+    for name, bad in (("nan", np.nan), ("inf", -np.inf)):  # float files can hold them
+        soundfile.write(tmp_path / f"{name}.wav", np.r_[np.zeros(99), bad, np.zeros(60)], 16000, subtype="FLOAT")
+    for suffix in ("wav", "flac"):  # an interrupted copy: the header promises more than the file holds
+        write_sine(tmp_path / f"whole.{suffix}", 1600 if suffix == "wav" else 16000, 16000)
+        whole = (tmp_path / f"whole.{suffix}").read_bytes()
+        (tmp_path / f"truncated.{suffix}").write_bytes(whole[:144] if suffix == "wav" else whole[:len(whole) // 3])
     scp = write_lines(tmp_path / "wav.scp", [f"a {tmp_path}/ok.wav", "b " + entry.format(d=tmp_path)])
     with pytest.raises(DataError) as err:
         format_audio.format_shard(scp, tmp_path / "out", 16000)

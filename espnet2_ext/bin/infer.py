@@ -10,7 +10,8 @@ repository tree (stage 15's, or a copy of a hub repository) or a hub id in the l
 
 Prints ``<id> <output>`` per input: the transcript for ASR models, plus the entities as
 ``TAG: phrase`` for NER models (entity-tagged transcripts), and the label for classifiers.
-Audio of any sampling rate is resampled to 16 kHz (soxr); stereo is averaged to mono.
+Audio of any sampling rate is resampled to 16 kHz (soxr); stereo is averaged to mono; a wav.scp
+may name files, pipes (`cmd |`) or Kaldi ark offsets, as in stage 3.
 An exp dir works from any working directory: its config names files (the upstream checkpoint,
 normalisation statistics) relative to the recipe directory it was trained in, ESPnet's
 ``<recipe>/exp/<name>`` layout, so the model is built from there. A repository tree (the unzipped
@@ -28,15 +29,16 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
-import soundfile
 import soxr
 import yaml
 
 from espnet2_ext import registration  # noqa: F401  (before building models)
-from espnet2_ext.audio import SAMPLE_RATE
+from espnet2_ext.audio import RECEPTIVE_FIELD, SAMPLE_RATE
 from espnet2_ext.corpora.slue_metrics import ner_words, parse_entities, strip_markup
-from espnet2_ext.errors import DataError, at, cli_entry
+from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.kaldi_files import read_map
+from espnet2_ext.recipe import format_audio
+from espnet2_ext.recipe.format_audio import AudioReadError
 
 # Files in a packed zip (espnet2.bin.pack) per task: (config key, model key).
 PACKED_KEYS = {
@@ -52,16 +54,19 @@ HUB_ID = re.compile(r"[\w.-]+/[\w.-]+(@[\w./-]+)?")
 DEFAULT_CACHEDIR = Path.home() / ".cache" / "espnet_model_zoo"
 
 
-def load_audio(path: str, where: str = "") -> np.ndarray:
-    """Read a file as 16 kHz mono float32."""
+def load_audio(entry: str, where: str = "") -> np.ndarray:
+    """Read a file (or a wav.scp value: a pipe, a Kaldi ark offset) as 16 kHz mono float32, with
+    stage 3's checks (unreadable, empty, truncated, non-finite audio)."""
     try:
-        samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (OSError, RuntimeError) as err:  # soundfile raises LibsndfileError (a RuntimeError)
-        raise DataError(f"{where or path}: cannot read audio '{path}': {err}") from err
-    if samples.shape[0] == 0:
-        raise DataError(f"{where or path}: '{path}' has no samples")
+        samples, rate = format_audio.load_audio(entry)
+    except AudioReadError as err:
+        raise DataError(f"{where or entry}: {err}") from None
     mono = samples.mean(axis=1)
-    return soxr.resample(mono, rate, SAMPLE_RATE) if rate != SAMPLE_RATE else mono
+    mono = soxr.resample(mono, rate, SAMPLE_RATE) if rate != SAMPLE_RATE else mono
+    if len(mono) < RECEPTIVE_FIELD:
+        raise DataError(f"{where or entry}: {1000 * len(mono) / SAMPLE_RATE:.1f} ms of audio is shorter than "
+                        f"the upstream's receptive field ({1000 * RECEPTIVE_FIELD / SAMPLE_RATE:.0f} ms)")
+    return mono
 
 
 def cached_snapshot(hub_id: str, cachedir: Path) -> Path:
@@ -176,10 +181,8 @@ def inputs(wavs: Sequence[str], wav_scp: Optional[str]) -> Iterator[Tuple[str, n
         yield Path(wav).stem, load_audio(wav)
     if wav_scp:
         entries: Dict[str, str] = read_map(wav_scp)
-        for lineno, (utt, path) in enumerate(entries.items(), start=1):
-            if path.endswith("|"):
-                raise at(wav_scp, lineno, "pipe entries are not supported here; format the data first")
-            yield utt, load_audio(path, where=f"{wav_scp}:{lineno}")
+        for lineno, (utt, entry) in enumerate(entries.items(), start=1):
+            yield utt, load_audio(entry, where=f"{wav_scp}:{lineno}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -266,12 +266,23 @@ def _audio_duration(wav_scp: Table, rec: str) -> Optional[float]:
     if not Path(entry).is_file():
         raise wav_scp.error(rec, f"audio file '{entry}' does not exist")
     try:
-        info = soundfile.info(entry)
+        with soundfile.SoundFile(entry) as audio:
+            frames, rate = audio.frames, audio.samplerate
+            check_complete(audio, entry)
     except Exception as err:  # libsndfile reports corrupt files with various exception types
         raise wav_scp.error(rec, f"cannot read audio '{entry}': {err}") from None
-    if info.frames <= 0:
+    if frames <= 0:
         raise wav_scp.error(rec, f"empty audio '{entry}' (0 samples)")
-    return info.frames / info.samplerate
+    return frames / rate
+
+
+def check_complete(audio: soundfile.SoundFile, entry: str) -> None:
+    """Refuse a file shorter than its header says (an interrupted copy): libsndfile reads it up to
+    its end and says so only in its log, e.g. ``data : 32000 (should be 100)``."""
+    found = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", audio.extra_info, re.MULTILINE)
+    if found:
+        declared, present = found.groups()
+        raise ValueError(f"truncated file: its header declares {declared} bytes of audio, it holds {present}")
 
 
 def _check_segment_ends(segments: Table, durations: Mapping[str, Optional[float]]) -> None:

@@ -38,6 +38,7 @@ from espnet2_ext.recipe.datadir import (
     SEGMENT_END_TOLERANCE,
     Table,
     ark_file,
+    check_complete,
     combine_tables,
     data_file_names,
     is_pipe,
@@ -85,13 +86,17 @@ def load_audio(entry: str) -> Audio:
             return _read_ark(entry)
         else:
             raise AudioReadError(f"audio file '{entry}' does not exist")
-        samples, rate = soundfile.read(source, dtype="float32", always_2d=True)
+        with soundfile.SoundFile(source) as audio:
+            check_complete(audio, entry)
+            samples, rate = audio.read(dtype="float32", always_2d=True), audio.samplerate
     except AudioReadError:
         raise
     except Exception as err:  # libsndfile and kaldiio report corrupt data with various types
         raise AudioReadError(f"cannot read audio '{entry}': {err}") from None
     if len(samples) == 0:
         raise AudioReadError(f"empty audio '{entry}' (0 samples)")
+    if not np.isfinite(samples).all():  # float files may hold NaN/Inf: every loss would become NaN
+        raise AudioReadError(f"audio '{entry}' has non-finite samples (NaN or Inf)")
     return samples, rate
 
 

@@ -23,7 +23,7 @@ import torchaudio
 from espnet2.fileio.sound_scp import SoundScpReader
 from sklearn.cluster import MiniBatchKMeans
 
-from espnet2_ext.audio import SAMPLE_RATE
+from espnet2_ext.audio import RECEPTIVE_FIELD, SAMPLE_RATE
 from espnet2_ext.errors import DataError, at, cli_entry
 from espnet2_ext.upstream.checkpoints import load_upstream
 from espnet2_ext.upstream.layers import layer_outputs
@@ -80,7 +80,7 @@ def read_waves(scp: Path) -> Iterator[Tuple[str, np.ndarray]]:
 
 def cnn_frames(num_samples: int) -> int:
     """Output length of the HuBERT/wav2vec 2.0 CNN (400-sample receptive field, 320 stride)."""
-    return max(0, (num_samples - 400) // 320 + 1)
+    return max(0, (num_samples - RECEPTIVE_FIELD) // 320 + 1)
 
 
 def fit(scp: Path, featurizer: Featurizer, n_clusters: int, portion: float, seed: int) -> MiniBatchKMeans:
