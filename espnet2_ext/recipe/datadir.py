@@ -268,7 +268,7 @@ def _audio_duration(wav_scp: Table, rec: str) -> Optional[float]:
     try:
         with soundfile.SoundFile(entry) as audio:
             frames, rate = audio.frames, audio.samplerate
-            check_complete(audio, entry)
+            check_complete(audio)
     except Exception as err:  # libsndfile reports corrupt files with various exception types
         raise wav_scp.error(rec, f"cannot read audio '{entry}': {err}") from None
     if frames <= 0:
@@ -276,7 +276,7 @@ def _audio_duration(wav_scp: Table, rec: str) -> Optional[float]:
     return frames / rate
 
 
-def check_complete(audio: soundfile.SoundFile, entry: str) -> None:
+def check_complete(audio: soundfile.SoundFile) -> None:
     """Refuse a file shorter than its header says (an interrupted copy): libsndfile reads it up to
     its end and says so only in its log, e.g. ``data : 32000 (should be 100)``."""
     found = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", audio.extra_info, re.MULTILINE)

@@ -87,7 +87,7 @@ def load_audio(entry: str) -> Audio:
         else:
             raise AudioReadError(f"audio file '{entry}' does not exist")
         with soundfile.SoundFile(source) as audio:
-            check_complete(audio, entry)
+            check_complete(audio)
             samples, rate = audio.read(dtype="float32", always_2d=True), audio.samplerate
     except AudioReadError:
         raise
