@@ -2,27 +2,20 @@
 the real one (the three TSVs with their header, ``fine-tune/``, ``dev/``, ``test/`` of Ogg Vorbis
 files), and for the recipe's configs on tiny transformers checkpoints."""
 
-import argparse
 import os
 import shutil
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
-import numpy as np
 import pytest
-import soundfile
-import torch
 import yaml
-from espnet2.tasks.abs_task import scheduler_classes
-from helpers import TINY_HF, copy_recipes, run
-from transformers import HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2Model, WavLMConfig, WavLMModel
+from helpers import (HF_CHECKPOINTS, check_bad_corpus, corpus_fixtures, replace_once, run, run_corpus_recipe,
+                     tiny_hf_checkpoints, train_step_on_tiny_checkpoint, write_slue_corpus, write_slue_tsv)
 
-from espnet2_ext.bin.effective_config import effective_config
 from espnet2_ext.corpora import slue_voxpopuli
 from espnet2_ext.corpora.slue_metrics import FILL, NER_TAGS, SEP, ner_words, parse_entities
 from espnet2_ext.kaldi_files import read_map
 from espnet2_ext.recipe.datadir import validate
-from espnet2_ext.tasks import TASKS
 
 RECIPE = Path(__file__).resolve().parents[1] / "egs2" / "slue_voxpopuli" / "asr1"
 HEADER = ["id", "raw_text", "normalized_text", "speaker_id", "split", "raw_ner", "normalized_ner"]
@@ -65,34 +58,19 @@ SPLITS = {"train": ("fine-tune", "slue-voxpopuli_fine-tune.tsv", TRAIN),
           "test": ("test", "slue-voxpopuli_test_blind.tsv", TEST)}
 
 
-def write_tsv(path: Path, header: Sequence[str], rows: Sequence[Row], split: str) -> None:
-    lines = ["\t".join(header)]
-    for segment_id, text, speaker, entities in rows:
-        fields = [segment_id, text.capitalize(), text, speaker, split, "[]", entities]
-        lines.append("\t".join(fields[:len(header)]))
-    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+def tsv_rows(rows: Sequence[Row], split: str) -> List[Dict[str, str]]:
+    """The columns of each row (raw_text: the text capitalised; raw_ner: none)."""
+    return [dict(zip(HEADER, (segment_id, text.capitalize(), text, speaker, split, "[]", entities)))
+            for segment_id, text, speaker, entities in rows]
 
 
 def write_corpus(root: Path) -> Path:
     """The miniature corpus: TSVs and half a second of Ogg Vorbis per segment."""
-    tone = 0.1 * np.sin(np.arange(8000) * 2 * np.pi * 220 / 16000)
-    for name, (folder, tsv, rows) in SPLITS.items():
-        write_tsv(root / tsv, BLIND_HEADER if name == "test" else HEADER, rows, folder)
-        (root / folder).mkdir(parents=True, exist_ok=True)
-        for segment_id, *_ in rows:
-            soundfile.write(root / folder / f"{segment_id}.ogg", tone, 16000, format="OGG", subtype="VORBIS")
-    return root
+    return write_slue_corpus(root, [(folder, tsv, BLIND_HEADER if name == "test" else HEADER, tsv_rows(rows, folder))
+                                    for name, (folder, tsv, rows) in SPLITS.items()], ".ogg", 8000)
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_corpus(tmp_path_factory.mktemp("slue-voxpopuli"))
-
-
-@pytest.fixture(scope="module")
-def prepared(corpus: Path, tmp_path_factory: pytest.TempPathFactory):
-    data = tmp_path_factory.mktemp("data")
-    return data, slue_voxpopuli.prepare(corpus, data)
+corpus, prepared = corpus_fixtures(write_corpus, slue_voxpopuli.prepare)
 
 
 def uttid(row: Row) -> str:
@@ -181,7 +159,7 @@ def test_labelled_test_tsv_replaces_the_blind_one(corpus: Path, tmp_path: Path) 
     root = tmp_path / "corpus"
     shutil.copytree(corpus, root)
     labelled = [(*TEST[0][:3], ner(TEST[0][1], ("LAW", "the lisbon treaty"))), (*TEST[1][:3], "None")]
-    write_tsv(root / slue_voxpopuli.LABELLED_TEST_TSV, HEADER, labelled, "test")
+    write_slue_tsv(root / slue_voxpopuli.LABELLED_TEST_TSV, HEADER, tsv_rows(labelled, "test"))
     slue_voxpopuli.prepare(root, tmp_path / "data")
     assert read_map(tmp_path / "data" / "test" / "text.ner") == {
         uttid(TEST[0]): "the debate on LAW FILL the lisbon treaty SEP is closed",
@@ -194,51 +172,44 @@ def test_labelled_test_tsv_replaces_the_blind_one(corpus: Path, tmp_path: Path) 
 # ------------------------------------------------------------------------------ bad layouts
 
 
-def replace(root: Path, name: str, old: str, new: str) -> None:
-    path = root / name
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
 TRAIN_TSV, DEV_TSV, TEST_TSV = (source[1] for source in SPLITS.values())
 A_ID, B_ID = TRAIN[0][0], TRAIN[1][0]
 BAD_LAYOUTS: Dict[str, Tuple[Callable[[Path], None], str]] = {
     "missing column": (
-        lambda r: replace(r, TRAIN_TSV, "\tspeaker_id\t", "\tspeaker\t"),
+        lambda r: replace_once(r, TRAIN_TSV, "\tspeaker_id\t", "\tspeaker\t"),
         f"{TRAIN_TSV}:1: missing column 'speaker_id' in the header "
         "'id raw_text normalized_text speaker split raw_ner normalized_ner'"),
     "id not matching the regex": (
-        lambda r: replace(r, DEV_TSV, "19:02:11_1", "19:02_1"),
+        lambda r: replace_once(r, DEV_TSV, "19:02:11_1", "19:02_1"),
         f"{DEV_TSV}:3: id '{S3}_20121022-19:02_1' is not <session>_<paragraph start>_<segment> "
         "(e.g. 20131007-0900-PLENARY-19-en_20131007-21:26:04_7)"),
     "audio missing": (
         lambda r: (r / "test" / f"{TEST[1][0]}.ogg").unlink(),
         f"{TEST_TSV}:3: audio of '{TEST[1][0]}' is missing: {{root}}/test/{TEST[1][0]}.ogg"),
     "entity outside the text": (
-        lambda r: replace(r, TRAIN_TSV, "[['LAW', 68, 18]]", "[['LAW', 80, 18]]"),
+        lambda r: replace_once(r, TRAIN_TSV, "[['LAW', 68, 18]]", "[['LAW', 80, 18]]"),
         f"{TRAIN_TSV}:2: normalized_ner of '{A_ID}': entity ['LAW', 80, 18] spans characters 80-98, "
         "outside normalized_text (86 characters)"),
     "malformed literal": (
-        lambda r: replace(r, TRAIN_TSV, "[['LAW', 68, 18]]", "[['LAW', 68, 18]"),
+        lambda r: replace_once(r, TRAIN_TSV, "[['LAW', 68, 18]]", "[['LAW', 68, 18]"),
         f"{TRAIN_TSV}:2: normalized_ner of '{A_ID}': not a Python literal"),
     "entity without a length": (
-        lambda r: replace(r, TRAIN_TSV, "[['LAW', 68, 18]]", "[['LAW', 68]]"),
+        lambda r: replace_once(r, TRAIN_TSV, "[['LAW', 68, 18]]", "[['LAW', 68]]"),
         f"{TRAIN_TSV}:2: normalized_ner of '{A_ID}': ['LAW', 68] is not [TAG, start, length]"),
     "code instead of a literal": (
-        lambda r: replace(r, TRAIN_TSV, "[['LAW', 68, 18]]", "__import__('os').getcwd()"),
+        lambda r: replace_once(r, TRAIN_TSV, "[['LAW', 68, 18]]", "__import__('os').getcwd()"),
         f"{TRAIN_TSV}:2: normalized_ner of '{A_ID}': not a Python literal"),
     "unknown tag": (
-        lambda r: replace(r, TRAIN_TSV, "[['LAW', 68, 18]]", "[['CITY', 68, 18]]"),
+        lambda r: replace_once(r, TRAIN_TSV, "[['LAW', 68, 18]]", "[['CITY', 68, 18]]"),
         f"{TRAIN_TSV}:2: normalized_ner of '{A_ID}': unknown NER tag 'CITY' in ['CITY', 68, 18]"),
     "overlapping entities": (
-        lambda r: replace(r, TRAIN_TSV, "['GPE', 31, 8]", "['GPE', 20, 8]"),
+        lambda r: replace_once(r, TRAIN_TSV, "['GPE', 31, 8]", "['GPE', 20, 8]"),
         f"{TRAIN_TSV}:3: normalized_ner of '{B_ID}': entities ['ORG', 4, 19] and ['GPE', 20, 8] overlap"),
     "a field too few": (
-        lambda r: replace(r, DEV_TSV, "\t2231\tdev\t[]\t[]", "\t2231\tdev\t[]"),
+        lambda r: replace_once(r, DEV_TSV, "\t2231\tdev\t[]\t[]", "\t2231\tdev\t[]"),
         f"{DEV_TSV}:3: 6 tab-separated fields where the header has 7"),
     "duplicate id": (
-        lambda r: replace(r, DEV_TSV, "19:02:11_1", "19:02:11_0"),
+        lambda r: replace_once(r, DEV_TSV, "19:02:11_1", "19:02:11_0"),
         f"{DEV_TSV}:3: duplicate id '{S3}_20121022-19:02:11_0' (first at line 2)"),
     "missing TSV": (
         lambda r: (r / DEV_TSV).unlink(),
@@ -248,23 +219,15 @@ BAD_LAYOUTS: Dict[str, Tuple[Callable[[Path], None], str]] = {
 
 @pytest.mark.parametrize("case", BAD_LAYOUTS)
 def test_bad_layout_stops_with_file_and_line(case: str, corpus: Path, tmp_path: Path, capsys) -> None:
-    root = tmp_path / "corpus"
-    shutil.copytree(corpus, root)
-    damage, message = BAD_LAYOUTS[case]
-    damage(root)
-    assert slue_voxpopuli.main(["--corpus_dir", str(root), "--outdir", str(tmp_path / "data")]) == 1
-    assert capsys.readouterr().err == f"ERROR: {root}/{message.format(root=root)}\n"
-    assert not (tmp_path / "data").exists()  # every TSV is checked before anything is written
+    check_bad_corpus(slue_voxpopuli.main, corpus, tmp_path, capsys, *BAD_LAYOUTS[case])
 
 
 # ------------------------------------------------------------------------------ the recipe
 
 
 def test_recipe_stages_1_to_5(corpus: Path, tmp_path: Path) -> None:
-    egs2, env = copy_recipes(tmp_path)
-    path = egs2 / "slue_voxpopuli" / "asr1"
-    run(["./run.sh", "--stage", "1", "--stop_stage", "5", "--nj", "1", "--ngpu", "0"], path,
-        {**env, "SLUE_VOXPOPULI": str(corpus)})
+    path = run_corpus_recipe(tmp_path, "slue_voxpopuli", {"SLUE_VOXPOPULI": str(corpus)},
+                             ["--stage", "1", "--stop_stage", "5", "--nj", "1", "--ngpu", "0"])
     for split, (_, _, rows) in SPLITS.items():
         assert len(read_map(path / "dump/raw" / split / "wav.scp")) == len(rows)
         assert (path / "dump/raw" / split / "text.ner").exists() == (split != "test")
@@ -286,47 +249,27 @@ def test_nlsyms_are_the_scored_markup() -> None:
 
 # ------------------------------------------------------------------------------ the configs
 
-CHECKPOINTS = {"hubert_base": (HubertConfig, HubertModel), "wav2vec2_base": (Wav2Vec2Config, Wav2Vec2Model),
-               "wavlm_large": (WavLMConfig, WavLMModel)}
 CONFIGS = sorted((RECIPE / "conf/tuning").glob("train_*.yaml"))
 
 
 @pytest.fixture(scope="module")
 def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
-    """A tiny transformers directory of each checkpoint's model type."""
-    root = tmp_path_factory.mktemp("checkpoints")
-    torch.manual_seed(0)
-    for name, (config_class, model_class) in CHECKPOINTS.items():
-        model_class(config_class(**TINY_HF)).save_pretrained(root / name)
-    return {name: root / name for name in CHECKPOINTS}
+    return tiny_hf_checkpoints(tmp_path_factory.mktemp("checkpoints"))
 
 
 def test_every_checkpoint_has_an_asr_and_a_ner_config() -> None:
     assert [p.name for p in CONFIGS] == sorted(f"train_{target}_hf_{name}_ctc.yaml"
-                                               for target in ("asr", "ner") for name in CHECKPOINTS)
+                                               for target in ("asr", "ner") for name in HF_CHECKPOINTS)
     assert (RECIPE / "conf/train_asr.yaml").resolve().name == "train_asr_hf_hubert_base_ctc.yaml"
     assert (RECIPE / "conf/train_ner.yaml").resolve().name == "train_ner_hf_hubert_base_ctc.yaml"
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
 def test_config_trains_a_step_on_its_checkpoint_type(config: Path, tiny_checkpoints, tmp_path: Path) -> None:
-    """The config as shipped, with a tiny checkpoint of its type: the model, optimiser and
-    schedule build, and one batch gives a finite loss."""
-    checkpoint = next(path for name, path in tiny_checkpoints.items() if f"_{name}_" in config.name)
-    conf = yaml.safe_load(config.read_text())
-    (tmp_path / "tokens.txt").write_text("<blank>\n<unk>\na\nb\n<sos/eos>\n")
-    args = argparse.Namespace(**effective_config("asr", [
-        "--config", str(config), "--frontend_conf", f"weights={checkpoint}",
-        "--encoder_conf", f"output_size={TINY_HF['hidden_size']}",
-        "--token_list", str(tmp_path / "tokens.txt"), "--output_dir", str(tmp_path / "exp")]))
-    model = TASKS["asr"].build_model(args)
-    layer_drop = conf["frontend_conf"]["arch_conf"]["encoder_layer_drop"]
+    """The config as shipped, with a tiny checkpoint of its type, trains one step (helpers);
+    its layer drop, budget and frozen updates are slue-toolkit's."""
+    args, model, scheduler = train_step_on_tiny_checkpoint("asr", config, tiny_checkpoints, tmp_path)
+    layer_drop = yaml.safe_load(config.read_text())["frontend_conf"]["arch_conf"]["encoder_layer_drop"]
     assert model.frontend.upstream.encoder.transformer.layer_drop == layer_drop
-    (optimizer,) = TASKS["asr"].build_optimizers(args, model)
-    scheduler = scheduler_classes[args.scheduler](optimizer, **args.scheduler_conf)
     assert scheduler.max_steps * args.accum_grad == args.num_iters_per_epoch * args.max_epoch
     assert args.frontend_conf["freeze_steps"] == 10000 * args.accum_grad  # fairseq's 10k frozen updates
-    model.train()
-    loss, _, _ = model(speech=torch.randn(2, 8000), speech_lengths=torch.tensor([8000, 6000]),
-                       text=torch.tensor([[2, 3], [3, -1]]), text_lengths=torch.tensor([2, 1]))
-    assert torch.isfinite(loss)

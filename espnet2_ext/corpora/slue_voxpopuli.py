@@ -48,20 +48,20 @@ CLI::
     python -m espnet2_ext.corpora.slue_voxpopuli --corpus_dir downloads/slue-voxpopuli --outdir data
 """
 
-import argparse
 import ast
-import csv
 import logging
 import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet2_ext.corpora.common import Utterance, write_data_dir
+from espnet2_ext.corpora.common import Utterance
 from espnet2_ext.corpora.slue_metrics import FILL, NER_TAGS, SEP
-from espnet2_ext.errors import DataError, at, cli_entry
+from espnet2_ext.corpora.slue_tsv import (SplitSource, audio_file, corpus_parser, parse_corpus_args, rank_in_units,
+                                         read_rows, split_sources, write_split_dir)
+from espnet2_ext.errors import cli_entry
 
 # OntoNotes tag -> SLUE's combined tag (slue-toolkit's ``raw_to_combined_tag_map``; ESPnet's
 # recipe uses the same map). The other OntoNotes types are not evaluated by SLUE.
@@ -72,22 +72,14 @@ COMBINED_TAG = {
     "ORG": "ORG", "NORP": "NORP", "PERSON": "PERSON", "LAW": "LAW",
 }
 DISCARDED_TAGS = frozenset({"FAC", "EVENT", "WORK_OF_ART", "PRODUCT", "LANGUAGE"})
-LABELLED_TEST_TSV = "slue-voxpopuli_test.tsv"
+CORPUS = "slue-voxpopuli"
+ARCHIVE = "slue-voxpopuli_v0.2_blind.zip"
+LABELLED_TEST_TSV = f"{CORPUS}_test.tsv"
 SEGMENT_ID = re.compile(
     r"^(?P<session>\d{8}-\d{4}-[A-Z]+(?:-\d+)?-[a-z]{2})_(?P<paragraph>\d{8}-\d{2}:\d{2}:\d{2})_(?P<segment>\d+)$"
 )
 _DELETED_PUNCTUATION = re.compile(r"[.;?!]")
 _NO_ENTITIES = ("", "None")  # a row without entities (ESPnet's script skips both: "None", and NaN for "")
-
-
-@dataclass(frozen=True)
-class SplitSource:
-    """Where one data dir comes from."""
-
-    name: str       # data dir
-    audio_dir: str  # folder of <id>.ogg under the corpus dir
-    tsv: str
-    labelled: bool  # whether the TSV has NER labels
 
 
 @dataclass(frozen=True)
@@ -128,45 +120,6 @@ class SplitSummary:
     with_adjacent_segment: int = 0       # ... that is the previous or next segment of its paragraph
     kept: Counter = field(default_factory=Counter)       # combined tag -> entities written
     discarded: Counter = field(default_factory=Counter)  # OntoNotes tag -> entities left as words
-
-
-def split_sources(corpus_dir: Path) -> List[SplitSource]:
-    """The three splits; the test split is labelled when the labelled test TSV is present."""
-    if (corpus_dir / LABELLED_TEST_TSV).is_file():
-        test = SplitSource("test", "test", LABELLED_TEST_TSV, labelled=True)
-    else:
-        test = SplitSource("test", "test", "slue-voxpopuli_test_blind.tsv", labelled=False)
-    return [
-        SplitSource("train", "fine-tune", "slue-voxpopuli_fine-tune.tsv", labelled=True),
-        SplitSource("devel", "dev", "slue-voxpopuli_dev.tsv", labelled=True),
-        test,
-    ]
-
-
-def read_tsv(path: Path, columns: Sequence[str]) -> Iterator[Tuple[int, Dict[str, str]]]:
-    """Yield ``(line number, {column: value})`` for each row; the header must name ``columns``.
-
-    Read with the csv module's quoting rules, which are those of the pandas reader that
-    slue-toolkit and ESPnet use on these files.
-    """
-    if not path.is_file():
-        raise at(path, None, "missing (expected in the extracted slue-voxpopuli_v0.2_blind.zip)")
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t")
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise at(path, 1, "empty file (expected a header line)")
-            missing = [name for name in columns if name not in header]
-            if missing:
-                raise at(path, 1, f"missing column '{missing[0]}' in the header '{' '.join(header)}'")
-            for fields in reader:
-                if len(fields) != len(header):
-                    raise at(path, reader.line_num,
-                             f"{len(fields)} tab-separated fields where the header has {len(header)}")
-                yield reader.line_num, dict(zip(header, fields))
-        except UnicodeDecodeError:
-            raise at(path, reader.line_num + 1, "not UTF-8 text") from None
 
 
 def parse_entities(literal: str) -> List[Entity]:
@@ -229,19 +182,9 @@ def mark_entities(text: str, entities: Sequence[Entity], summary: SplitSummary) 
 
 def read_split(corpus_dir: Path, source: SplitSource, summary: SplitSummary) -> List[Segment]:
     """Parse one TSV; a bad row stops with its file and line."""
-    tsv = corpus_dir / source.tsv
     columns = ["id", "normalized_text", "speaker_id"] + (["normalized_ner"] if source.labelled else [])
-    segments: List[Segment] = []
-    first_line: Dict[str, int] = {}
-    for lineno, row in read_tsv(tsv, columns):
-        if row["id"] in first_line:
-            raise at(tsv, lineno, f"duplicate id '{row['id']}' (first at line {first_line[row['id']]})")
-        first_line[row["id"]] = lineno
-        try:
-            segments.append(parse_row(corpus_dir, source, row, summary))
-        except ValueError as err:
-            raise at(tsv, lineno, str(err)) from None
-    return segments
+    return read_rows(corpus_dir / source.tsv, columns, ARCHIVE,
+                     lambda row: parse_row(corpus_dir, source, row, summary))
 
 
 def parse_row(corpus_dir: Path, source: SplitSource, row: Dict[str, str], summary: SplitSummary) -> Segment:
@@ -251,9 +194,7 @@ def parse_row(corpus_dir: Path, source: SplitSource, row: Dict[str, str], summar
     if not match:
         raise ValueError(f"id '{segment_id}' is not <session>_<paragraph start>_<segment> "
                          f"(e.g. 20131007-0900-PLENARY-19-en_20131007-21:26:04_7)")
-    audio = corpus_dir / source.audio_dir / f"{segment_id}.ogg"
-    if not audio.is_file():
-        raise ValueError(f"audio of '{segment_id}' is missing: {audio}")
+    audio = audio_file(corpus_dir, source, segment_id, ".ogg")
     text = row["normalized_text"].lower()
     if not normalize_words(text):
         raise ValueError(f"empty normalized_text for '{segment_id}'")
@@ -271,27 +212,15 @@ def parse_row(corpus_dir: Path, source: SplitSource, row: Dict[str, str], summar
     return Segment(
         uttid=f"{speaker}_{segment_id}", speaker=speaker, session=match["session"],
         order=(match["paragraph"], int(match["segment"])), text=normalize_words(text),
-        ner_text=ner_text, audio=audio.resolve(),
+        ner_text=ner_text, audio=audio,
     )
 
 
 def session_ranks(segments: Sequence[Segment], summary: SplitSummary) -> Dict[str, int]:
     """uttid -> rank of the segment within its session; counts the segments with neighbours."""
-    sessions: Dict[str, List[Segment]] = {}
-    for segment in segments:
-        sessions.setdefault(segment.session, []).append(segment)
-    ranks: Dict[str, int] = {}
-    for members in sessions.values():
-        members.sort(key=lambda s: s.order)
-        for rank, segment in enumerate(members):
-            ranks[segment.uttid] = rank
-        if len(members) > 1:
-            summary.with_neighbour += len(members)
-        adjacent = set()
-        for before, after in zip(members, members[1:]):
-            if before.order[0] == after.order[0] and after.order[1] == before.order[1] + 1:
-                adjacent.update((before.uttid, after.uttid))
-        summary.with_adjacent_segment += len(adjacent)
+    ranks, summary.with_neighbour, summary.with_adjacent_segment = rank_in_units(
+        segments, unit=lambda s: s.session, order=lambda s: s.order,
+        adjacent=lambda before, after: before.order[0] == after.order[0] and after.order[1] == before.order[1] + 1)
     return ranks
 
 
@@ -302,9 +231,9 @@ def write_split(data_dir: Path, segments: Sequence[Segment], ranks: Dict[str, in
                   {} if s.ner_text is None else {"text.ner": s.ner_text})
         for s in segments
     ]
-    write_data_dir(data_dir, utterances, {s.uttid: str(s.audio) for s in segments})
-    if not any(s.ner_text is not None for s in segments):
-        (data_dir / "text.ner").unlink(missing_ok=True)
+    labelled = any(s.ner_text is not None for s in segments)
+    write_split_dir(data_dir, utterances, {s.uttid: str(s.audio) for s in segments},
+                    absent=[] if labelled else ["text.ner"])
 
 
 def log_summary(source: SplitSource, summary: SplitSummary) -> None:
@@ -323,7 +252,7 @@ def log_summary(source: SplitSource, summary: SplitSummary) -> None:
 def prepare(corpus_dir: Path, outdir: Path) -> Dict[str, SplitSummary]:
     """Write ``outdir/{train,devel,test}``; every TSV is checked before any data dir is written."""
     parsed = []
-    for source in split_sources(corpus_dir):
+    for source in split_sources(corpus_dir, CORPUS):
         summary = SplitSummary()
         segments = read_split(corpus_dir, source, summary)
         summary.utterances = len(segments)
@@ -336,17 +265,9 @@ def prepare(corpus_dir: Path, outdir: Path) -> Dict[str, SplitSummary]:
 
 @cli_entry
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Kaldi data dirs <outdir>/{train,devel,test} (text, text.ner, utt2rec...) from "
-                    "SLUE-VoxPopuli as downloaded, its ogg files read in place.",
-    )
-    parser.add_argument("--corpus_dir", required=True, type=Path,
-                        help="the extracted slue-voxpopuli_v0.2_blind.zip (with slue-voxpopuli_fine-tune.tsv ...)")
-    parser.add_argument("--outdir", required=True, type=Path, help="root of the data dirs")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if not args.corpus_dir.is_dir():
-        raise DataError(f"{args.corpus_dir}: not a directory (expected the extracted slue-voxpopuli_v0.2_blind.zip)")
+    parser = corpus_parser(CORPUS, ARCHIVE, "Kaldi data dirs <outdir>/{train,devel,test} (text, text.ner, "
+                           "utt2rec...) from SLUE-VoxPopuli as downloaded, its ogg files read in place.")
+    args = parse_corpus_args(parser, argv, ARCHIVE)
     prepare(args.corpus_dir, args.outdir)
     return 0
 

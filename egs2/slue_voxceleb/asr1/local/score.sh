@@ -1,0 +1,1 @@
+../../../mini_slue/asr1/local/score.sh
