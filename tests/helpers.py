@@ -161,6 +161,7 @@ def train_step_on_tiny_checkpoint(task: str, config: Path, checkpoints: Dict[str
     width given to the head): the model, its optimiser and its schedule build, one batch gives a
     finite loss, and one update changes the trainable weights. Returns the options training
     resolves, the model and the schedule, for the caller's own checks."""
+    from espnet2.schedulers.abs_scheduler import AbsValEpochStepScheduler
     from espnet2.tasks.abs_task import scheduler_classes
 
     from espnet2_ext.bin.effective_config import effective_config
@@ -187,7 +188,10 @@ def train_step_on_tiny_checkpoint(task: str, config: Path, checkpoints: Dict[str
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     loss.backward()
     optimizer.step()
-    scheduler.step()
+    if isinstance(scheduler, AbsValEpochStepScheduler):  # e.g. ReduceLROnPlateau: steps with a validation value
+        scheduler.step(loss.item())
+    else:
+        scheduler.step()
     assert any(not torch.equal(before[n], p) for n, p in model.named_parameters() if n in before)
     return args, model, scheduler
 

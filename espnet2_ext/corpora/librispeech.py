@@ -1,0 +1,272 @@
+"""LibriSpeech and Libri-light limited as Kaldi data dirs, read in place from the corpora as downloaded.
+
+Both corpora (see ``egs2/librispeech_100/asr1/README.md`` and ``egs2/librilight_limited/asr1/README.md``)
+hold their utterances in LibriSpeech's layout, one directory per reader and chapter::
+
+    <source>/<speaker>/<chapter>/<speaker>-<chapter>-<NNNN>.flac
+    <source>/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt     lines "<speaker>-<chapter>-<NNNN> <TEXT>"
+
+where a source is a LibriSpeech split (``<corpus_dir>/LibriSpeech/train-clean-100``, ``dev-clean``...,
+the tarballs of openslr.org/resources/12 extracted) or a subset of Libri-light's limited supervision
+set (``<librilight_dir>/librispeech_finetuning/{1h/{0..5}/{clean,other}, 9h/{clean,other}}``, the
+extracted ``librispeech_finetuning.tgz``). A data dir gathers one or more sources:
+
+* ``data/<split>`` per LibriSpeech split, ``-`` written ``_`` (``train_clean_100``, ``dev_clean``...);
+* ``data/dev`` = dev-clean + dev-other, written whenever both are prepared, as ESPnet's
+  ``librispeech_100`` and ``librilight_limited`` recipes combine them (``utils/combine_data.sh``);
+* ``data/train_10h`` = 1h/{0..5}/{clean,other} + 9h/{clean,other}, ``data/train_1h`` = 1h/{0..5}/{clean,other},
+  ``data/train_10min`` = 1h/0/{clean,other} (Libri-light's 10 h / 1 h / 10 min sets; ESPnet's
+  ``librilight_limited`` recipe builds ``train_10h``, torchaudio's ``LibriLightLimited`` the three).
+
+Per data dir (the files of ESPnet's LibriSpeech data preparation, Kaldi's ``local/data_prep.sh``):
+
+* ``wav.scp``: ``<id> <source>/<speaker>/<chapter>/<id>.flac``, read in place (ESPnet writes
+  ``flac -c -d -s <path> |``; libsndfile reads FLAC, and stage 3 formats it);
+* ``text``: the transcript as ``trans.txt`` writes it, upper case (ESPnet keeps it so, and scores
+  upper-case references), whitespace squeezed;
+* ``utt2spk``/``spk2utt``: speaker ``<speaker>-<chapter>``: Kaldi's and ESPnet's LibriSpeech
+  preparation treats each reader's chapter as a speaker ("per-chapter speaker ids", so that CMVN is
+  per chapter). ESPnet's ``librilight_limited`` recipe writes ``<speaker>`` for its training sets
+  instead; one convention is used here for both recipes and all sets;
+* ``utt2rec``: ``<id> <speaker>-<chapter> <NNNN>``, the neighbours of context-aware fine-tuning:
+  a chapter's utterances are consecutive segments of one LibriVox recording, so the neighbours of
+  ``NNNN`` are ``NNNN - 1`` and ``NNNN + 1`` of the same chapter, where the data dir has them
+  (Libri-light's subsets hold only some utterances of a chapter; the log says how many have one);
+* ``text.phn`` (``--phonemes true``): eSpeak NG's IPA phonemes of the transcript (voice ``en-us``,
+  stress marks removed, no word boundaries; :func:`espnet2_ext.corpora.espeak.phonemize`), the
+  target of phoneme recognition, whose WER is the PER. SUPERB's phoneme recognition reads ARPAbet
+  phones with lexical stress from the LibriSpeech lexicon instead; the recipe's README says how they
+  differ.
+
+A corpus that is not in this layout stops before anything is written, with one line
+``ERROR: <file>:<line>: <what>``: a missing source or ``trans.txt``, a transcript line whose id
+is not ``<speaker>-<chapter>-<NNNN>`` of its directory, a repeated id, an empty transcript, a
+transcript line without its flac file, or a flac file without a transcript line.
+
+Not built: ``spk2gender`` (ESPnet reads it from LibriSpeech's ``SPEAKERS.TXT``; nothing here uses
+it), and neighbours from outside a data dir (a Libri-light utterance's neighbours are in the full
+LibriSpeech training sets, by id: that needs neighbour audio outside ``wav.scp``).
+
+CLI::
+
+    python -m espnet2_ext.corpora.librispeech --corpus_dir downloads --outdir data \\
+        --splits train-clean-100 dev-clean dev-other test-clean test-other --phonemes true
+    python -m espnet2_ext.corpora.librispeech --corpus_dir downloads --outdir data \\
+        --librilight_dir downloads [--librilight_subsets 10h 1h 10min]
+"""
+
+import argparse
+import logging
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from espnet2.utils.types import str2bool
+
+from espnet2_ext.corpora.common import Utterance, write_data_dir
+from espnet2_ext.corpora.espeak import phonemize
+from espnet2_ext.errors import DataError, at, cli_entry
+
+SPLITS = ("train-clean-100", "train-clean-360", "train-other-500", "dev-clean", "dev-other", "test-clean", "test-other")
+EVAL_SPLITS = ("dev-clean", "dev-other", "test-clean", "test-other")
+COMBINED_DEV = ("dev", ("dev-clean", "dev-other"))  # ESPnet's data/dev
+LIBRISPEECH_ARCHIVE = "LibriSpeech/<split>/ of openslr.org/resources/12"
+LIBRILIGHT_ARCHIVE = "librispeech_finetuning/ of librispeech_finetuning.tgz"
+_ONE_HOUR = tuple(f"1h/{n}/{kind}" for n in range(6) for kind in ("clean", "other"))
+LIBRILIGHT_SUBSETS: Dict[str, Tuple[str, ...]] = {  # subset -> its directories under librispeech_finetuning/
+    "10h": _ONE_HOUR + ("9h/clean", "9h/other"),
+    "1h": _ONE_HOUR,
+    "10min": _ONE_HOUR[:2],
+}
+PHONEME_FILE = "text.phn"
+PHONEME_VOICE = "en-us"  # LibriVox's readers are mostly American
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    """One transcript line and its audio."""
+
+    uttid: str
+    chapter: str  # <speaker>-<chapter>: the speaker of utt2spk and the recording of utt2rec
+    index: int    # NNNN, the utterance's position in its chapter
+    text: str
+    audio: Path
+    line: str     # <trans.txt>:<line>, for errors that involve two lines
+
+
+@dataclass
+class DataDirSummary:
+    """What the log reports about one data dir."""
+
+    utterances: int
+    speakers: int        # readers
+    chapters: int        # utt2spk's speakers and utt2rec's recordings
+    with_neighbour: int  # the previous or next utterance of the chapter is in the data dir
+
+
+def numbered_dirs(parent: Path, what: str) -> List[Path]:
+    """The subdirectories of ``parent``, which LibriSpeech names by number; files are passed over."""
+    found = sorted(p for p in parent.iterdir() if p.is_dir())
+    for path in found:
+        if not path.name.isdigit():
+            raise at(path, None, f"not a {what} directory (LibriSpeech's layout is <speaker>/<chapter>/, "
+                                 "numbers both)")
+    return found
+
+
+def read_transcript_lines(trans: Path) -> List[str]:
+    if not trans.is_file():
+        raise at(trans, None, "missing (each <speaker>/<chapter>/ directory has its <speaker>-<chapter>.trans.txt)")
+    data = trans.read_bytes()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise at(trans, data[:err.start].count(b"\n") + 1, "not UTF-8 text") from None
+
+
+def read_chapter(chapter_dir: Path) -> List[Transcribed]:
+    """The utterances of one ``<speaker>/<chapter>/`` directory: each transcript line with its flac
+    file, and no flac file without a line."""
+    chapter = f"{chapter_dir.parent.name}-{chapter_dir.name}"
+    trans = chapter_dir / f"{chapter}.trans.txt"
+    flacs = {path.stem: path for path in chapter_dir.glob("*.flac")}
+    own_id = re.compile(rf"^{re.escape(chapter)}-(\d{{4}})$")
+    utterances: List[Transcribed] = []
+    first_line: Dict[str, int] = {}
+    for lineno, line in enumerate(read_transcript_lines(trans), 1):
+        uttid, text = (line.split(maxsplit=1) + ["", ""])[:2]
+        if not own_id.match(uttid):
+            raise at(trans, lineno, f"id '{uttid}' is not {chapter}-<NNNN> (its file {trans.name} names the "
+                                    "speaker and chapter; NNNN is 4 digits)")
+        if uttid in first_line:
+            raise at(trans, lineno, f"duplicate id '{uttid}' (first at line {first_line[uttid]})")
+        first_line[uttid] = lineno
+        text = " ".join(text.split())  # whitespace squeezed
+        if not text:
+            raise at(trans, lineno, f"empty transcript for '{uttid}'")
+        if uttid not in flacs:
+            raise at(trans, lineno, f"audio of '{uttid}' is missing: {chapter_dir / uttid}.flac")
+        utterances.append(Transcribed(uttid, chapter, int(uttid[-4:]), text, flacs.pop(uttid).resolve(),
+                                      f"{trans}:{lineno}"))
+    if flacs:
+        raise at(flacs[min(flacs)], None, f"no transcript line in {trans}")
+    return utterances
+
+
+def read_source(source: Path, archive: str) -> List[Transcribed]:
+    """Every utterance of one LibriSpeech-layout directory; a bad layout stops with its file and line."""
+    if not source.is_dir():
+        raise at(source, None, f"missing (expected {archive}, extracted)")
+    utterances = [u for speaker_dir in numbered_dirs(source, "speaker")
+                  for chapter_dir in numbered_dirs(speaker_dir, "chapter") for u in read_chapter(chapter_dir)]
+    if not utterances:
+        raise at(source, None, "no utterances (expected <speaker>/<chapter>/ directories of flac files)")
+    return utterances
+
+
+def data_dir_sources(corpus_dir: Path, splits: Sequence[str], librilight_dir: Optional[Path],
+                     librilight_subsets: Sequence[str]) -> Dict[str, List[Tuple[Path, str]]]:
+    """data dir name -> its sources (directory, what archive it belongs to)."""
+    split_dir = {split: (corpus_dir / "LibriSpeech" / split, LIBRISPEECH_ARCHIVE) for split in splits}
+    plan = {split.replace("-", "_"): [split_dir[split]] for split in splits}
+    name, parts = COMBINED_DEV
+    if all(part in split_dir for part in parts):
+        plan[name] = [split_dir[part] for part in parts]
+    if librilight_dir is not None:
+        root = librilight_dir / "librispeech_finetuning"
+        for subset in librilight_subsets:
+            plan[f"train_{subset}"] = [(root / part, LIBRILIGHT_ARCHIVE) for part in LIBRILIGHT_SUBSETS[subset]]
+    return plan
+
+
+def gather(sources: Sequence[Tuple[Path, str]], cache: Dict[Path, List[Transcribed]]) -> List[Transcribed]:
+    """The utterances of several sources (each read once over all data dirs); an id in two stops."""
+    seen: Dict[str, Transcribed] = {}
+    for source, archive in sources:
+        if source not in cache:
+            cache[source] = read_source(source, archive)
+        for utterance in cache[source]:
+            first = seen.get(utterance.uttid)
+            if first is not None:
+                raise DataError(f"{utterance.line}: duplicate id '{utterance.uttid}' (also at {first.line})")
+            seen[utterance.uttid] = utterance
+    return list(seen.values())
+
+
+def summarize(utterances: Sequence[Transcribed]) -> DataDirSummary:
+    positions = {(u.chapter, u.index) for u in utterances}
+    with_neighbour = sum(1 for u in utterances
+                         if (u.chapter, u.index - 1) in positions or (u.chapter, u.index + 1) in positions)
+    return DataDirSummary(utterances=len(utterances), speakers=len({u.chapter.split("-")[0] for u in utterances}),
+                          chapters=len({u.chapter for u in utterances}), with_neighbour=with_neighbour)
+
+
+def write_utterances(data_dir: Path, utterances: Sequence[Transcribed], phonemes: Optional[Dict[str, str]]) -> None:
+    """The Kaldi data dir; a ``text.phn`` that an earlier run left goes when phonemes are off."""
+    write_data_dir(data_dir, [
+        Utterance(u.uttid, u.chapter, u.chapter, u.index, u.text,
+                  {} if phonemes is None else {PHONEME_FILE: phonemes[u.uttid]})
+        for u in utterances
+    ], {u.uttid: str(u.audio) for u in utterances})
+    if phonemes is None:
+        (data_dir / PHONEME_FILE).unlink(missing_ok=True)
+
+
+def phoneme_targets(utterances: Sequence[Transcribed]) -> Dict[str, str]:
+    """uttid -> eSpeak NG's phonemes of its transcript (read as words: lower-cased)."""
+    return {u.uttid: " ".join(phonemize(u.text.lower(), PHONEME_VOICE)) for u in utterances}
+
+
+def prepare(corpus_dir: Path, outdir: Path, splits: Sequence[str] = EVAL_SPLITS,
+            librilight_dir: Optional[Path] = None, librilight_subsets: Sequence[str] = tuple(LIBRILIGHT_SUBSETS),
+            phonemes: bool = False) -> Dict[str, DataDirSummary]:
+    """Write ``outdir/<data dir>`` for the splits and subsets (module docstring); every source is
+    read and checked before any data dir is written."""
+    cache: Dict[Path, List[Transcribed]] = {}
+    planned = {name: gather(sources, cache)
+               for name, sources in data_dir_sources(corpus_dir, splits, librilight_dir, librilight_subsets).items()}
+    targets = None
+    if phonemes:
+        targets = phoneme_targets({u.uttid: u for us in planned.values() for u in us}.values())
+        logging.info("%s: eSpeak NG (%s) phonemes of %d utterances", PHONEME_FILE, PHONEME_VOICE, len(targets))
+    summaries = {}
+    for name, utterances in planned.items():
+        write_utterances(outdir / name, utterances, targets)
+        summaries[name] = summary = summarize(utterances)
+        logging.info("%s: %d utterances, %d speakers, %d chapters; %d have the previous or next utterance of "
+                     "their chapter", name, summary.utterances, summary.speakers, summary.chapters,
+                     summary.with_neighbour)
+    return summaries
+
+
+@cli_entry
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Kaldi data dirs (text, utt2rec, text.phn...) from LibriSpeech and Libri-light limited as "
+                    "downloaded, their flac files read in place: <outdir>/<split> per LibriSpeech split, "
+                    "<outdir>/dev = dev-clean + dev-other, <outdir>/train_<subset> per Libri-light subset.")
+    parser.add_argument("--corpus_dir", required=True, type=Path,
+                        help="the directory holding LibriSpeech/<split>/ (ESPnet's ${LIBRISPEECH})")
+    parser.add_argument("--outdir", required=True, type=Path, help="root of the data dirs")
+    parser.add_argument("--splits", nargs="+", choices=SPLITS, default=list(EVAL_SPLITS),
+                        help="LibriSpeech splits (default: dev and test)")
+    parser.add_argument("--librilight_dir", type=Path, default=None,
+                        help="the directory holding librispeech_finetuning/ (ESPnet's ${LIBRILIGHT_LIMITED}); "
+                             "with it, train_<subset> for each of --librilight_subsets")
+    parser.add_argument("--librilight_subsets", nargs="+", choices=tuple(LIBRILIGHT_SUBSETS),
+                        default=list(LIBRILIGHT_SUBSETS), help="Libri-light's limited supervision sets")
+    parser.add_argument("--phonemes", type=str2bool, default=False,
+                        help=f"write {PHONEME_FILE}: eSpeak NG's phonemes of each transcript (phoneme recognition)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for option, path in (("--corpus_dir", args.corpus_dir), ("--librilight_dir", args.librilight_dir)):
+        if path is not None and not path.is_dir():
+            raise DataError(f"{path}: not a directory ({option})")
+    prepare(args.corpus_dir, args.outdir, args.splits, args.librilight_dir, args.librilight_subsets, args.phonemes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
