@@ -34,8 +34,8 @@ _RAND_SEED = 0
 _VOLUME = 100
 _PHONEMES_IPA = 0x02  # phonememode bit 1: IPA (UTF-8) instead of eSpeak's ASCII phoneme names
 _PHONEME_SEPARATOR_SHIFT = 8  # phonememode bits 8-23: a character written between phonemes
-# Stress marks precede the stressed vowel (within its token). PER conventions (SUPERB's
-# LibriSpeech phonemes) ignore stress, and stripping it leaves every phoneme distinct. Length marks
+# Stress marks precede the stressed vowel (within its token). The project's PER ignores stress
+# (SUPERB's ARPAbet targets keep it: not comparable), and stripping it leaves every phoneme distinct. Length marks
 # are part of eSpeak's phoneme names and are kept: without them i/iː and ɔ/ɔː would merge.
 _STRESS_MARKS = str.maketrans("", "", "ˈˌ")
 
@@ -96,7 +96,7 @@ def phonemize(text: str, voice: str) -> List[str]:
 
     The voice's accent matters (``en-us`` says ``w ʌ n`` for "one", ``en`` says ``w ɒ n``); its
     variant (``+m3``) does not. Stress marks are removed (see ``_STRESS_MARKS``). Word boundaries
-    are not marked, like SUPERB's phoneme recognition targets. The library is loaded afresh, as for
+    are not marked, as in SUPERB's phoneme recognition targets. The library is loaded afresh, as for
     synthesis, so the result depends on ``text`` and ``voice`` only.
     """
     buffer = ctypes.create_string_buffer(text.encode("utf-8"))
