@@ -4,12 +4,15 @@ Each class is the stock task, re-declared here so that ``--multiprocessing_distr
 workers (spawned, unpickling ``cls.main_worker`` by module path) import
 :mod:`espnet2_ext.registration` and therefore know the project's registered classes. The ASR and
 CLS tasks also accept the context-aware fine-tuning inputs and ``--batch_type recording``
-(:mod:`espnet2_ext.context`).
+(:mod:`espnet2_ext.context`). Every training process ends its process group (see
+``_EndsItsProcessGroup``).
 """
 
 import argparse
 import inspect
 from typing import Dict, Tuple, Type
+
+import torch
 
 from espnet2_ext import registration  # noqa: F401  (registers before the tasks are used)
 
@@ -20,8 +23,23 @@ from espnet2.tasks.cls import CLSTask as _CLSTask  # noqa: E402
 from espnet2.tasks.hubert import HubertTask as _HubertTask  # noqa: E402
 
 from espnet2_ext.context import CONTEXT_DATA_NAMES, sampler  # noqa: E402
-from espnet2_ext.rewire.task import RewireTask  # noqa: E402
-from espnet2_ext.score.task import ScoreTask  # noqa: E402
+from espnet2_ext.rewire.task import RewireTask as _RewireTask  # noqa: E402
+from espnet2_ext.score.task import ScoreTask as _ScoreTask  # noqa: E402
+
+
+class _EndsItsProcessGroup:
+    """ESPnet's training process never destroys its torch.distributed process group. With gloo
+    (several CPU processes under torchrun), a rank that finishes first then aborts at exit
+    ("terminate called without an active exception": the group's threads are still running), and
+    the launcher kills the other ranks, rank 0 included, before it has saved the final models."""
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace) -> None:
+        try:
+            super().main_worker(args)
+        finally:
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
 
 
 class _ContextInputs:
@@ -43,11 +61,11 @@ class _ContextInputs:
         return super().build_sequence_iter_factory(args, iter_options, mode)
 
 
-class ASRTask(_ContextInputs, _ASRTask):
+class ASRTask(_EndsItsProcessGroup, _ContextInputs, _ASRTask):
     """Speech recognition (CTC/attention); also NER as tagged transcripts."""
 
 
-class CLSTask(_ContextInputs, _CLSTask):
+class CLSTask(_EndsItsProcessGroup, _ContextInputs, _CLSTask):
     """Utterance classification (sentiment)."""
 
     @classmethod
@@ -68,8 +86,16 @@ class CLSTask(_ContextInputs, _CLSTask):
                            **{p: getattr(stock, p) for p in parts}, **args.model_conf)
 
 
-class HubertTask(_HubertTask):
+class HubertTask(_EndsItsProcessGroup, _HubertTask):
     """HuBERT masked-prediction pretraining (the project's default upstream)."""
+
+
+class ScoreTask(_EndsItsProcessGroup, _ScoreTask):
+    """SCORE: correspondence fine-tuning of an upstream (:mod:`espnet2_ext.score`)."""
+
+
+class RewireTask(_EndsItsProcessGroup, _RewireTask):
+    """Self-supervised rewiring of an upstream (:mod:`espnet2_ext.rewire`)."""
 
 
 # By the stage script's --task name.
