@@ -181,7 +181,7 @@ BAD_LAYOUTS = {
     "duplicate id": (lambda r: replace_once(r, TRANS, "19-198-0002 THE", "19-198-0001 THE"),
                      f"{TRANS}:3: duplicate id '19-198-0001' (first at line 2)"),
     "not UTF-8": (lambda r: (r / TRANS).write_bytes((r / TRANS).read_bytes().replace(b"A CAT", b"A C\xffT")),
-                  f"{TRANS}:2: not UTF-8 text"),
+                  f"{TRANS}:2: not UTF-8 text (byte 0xff at column 16)"),
     "missing trans.txt": (lambda r: (r / "LibriSpeech/dev-clean/1272/128104/1272-128104.trans.txt").unlink(),
                           "LibriSpeech/dev-clean/1272/128104/1272-128104.trans.txt: missing (each "
                           "<speaker>/<chapter>/ directory has its <speaker>-<chapter>.trans.txt)"),

@@ -68,6 +68,7 @@ from espnet2.utils.types import str2bool
 from espnet2_ext.corpora.common import Utterance, write_data_dir
 from espnet2_ext.corpora.espeak import phonemize
 from espnet2_ext.errors import DataError, at, cli_entry
+from espnet2_ext.kaldi_files import iter_lines
 
 SPLITS = ("train-clean-100", "train-clean-360", "train-other-500", "dev-clean", "dev-other", "test-clean", "test-other")
 EVAL_SPLITS = ("dev-clean", "dev-other", "test-clean", "test-other")
@@ -116,16 +117,6 @@ def numbered_dirs(parent: Path, what: str) -> List[Path]:
     return found
 
 
-def read_transcript_lines(trans: Path) -> List[str]:
-    if not trans.is_file():
-        raise at(trans, None, "missing (each <speaker>/<chapter>/ directory has its <speaker>-<chapter>.trans.txt)")
-    data = trans.read_bytes()
-    try:
-        return data.decode("utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise at(trans, data[:err.start].count(b"\n") + 1, "not UTF-8 text") from None
-
-
 def read_chapter(chapter_dir: Path) -> List[Transcribed]:
     """The utterances of one ``<speaker>/<chapter>/`` directory: each transcript line with its flac
     file, and no flac file without a line."""
@@ -135,8 +126,9 @@ def read_chapter(chapter_dir: Path) -> List[Transcribed]:
     own_id = re.compile(rf"^{re.escape(chapter)}-(\d{{4}})$")
     utterances: List[Transcribed] = []
     first_line: Dict[str, int] = {}
-    for lineno, line in enumerate(read_transcript_lines(trans), 1):
-        uttid, text = (line.split(maxsplit=1) + ["", ""])[:2]
+    if not trans.is_file():
+        raise at(trans, None, "missing (each <speaker>/<chapter>/ directory has its <speaker>-<chapter>.trans.txt)")
+    for lineno, uttid, text in iter_lines(trans):  # Kaldi's "<id> <text>" lines, UTF-8 checked
         if not own_id.match(uttid):
             raise at(trans, lineno, f"id '{uttid}' is not {chapter}-<NNNN> (its file {trans.name} names the "
                                     "speaker and chapter; NNNN is 4 digits)")
