@@ -18,6 +18,7 @@ TINY = [
     "--iter_train_args", "--num_iters_per_epoch 3;--num_iters_per_epoch 2",
     "--warm_start", "true",
     "--init_upstream", "pretrained/upstream.pth",  # pretraining longer than one run, in steps
+    "--hf_repo", "test/tiny-hubert",  # the last stage: a transformers directory, dry run
 ]
 
 
@@ -63,3 +64,11 @@ def test_exported_upstream_is_the_tiny_architecture_and_feeds_the_frontend(pretr
     assert feats.shape == (1, 49, 256) and lens.tolist() == [49]
     summary = (path / "exp/hubert_km8_it2/summary.md").read_text()
     assert "valid masked accuracy" in summary
+
+
+def test_the_last_stage_lists_the_transformers_directory_it_would_upload(pretrained):
+    path, proc, _ = pretrained
+    tree = path / "exp/hubert_km8_it2/hf_upload"
+    assert f"Dry run: the repository test/tiny-hubert would hold exp/hubert_km8_it2/hf_upload:" in proc.stdout
+    assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in tree.iterdir()}
+    assert 'AutoModel.from_pretrained("test/tiny-hubert")' in (tree / "README.md").read_text()

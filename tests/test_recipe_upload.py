@@ -244,3 +244,15 @@ def test_infer_with_a_tree_missing_a_file_names_meta_yaml(recipe, capsys):
     (recipe / EXP / "hf_upload" / EXP / "valid.loss.ave.pth").unlink()
     assert infer.main(["--model", f"{EXP}/hf_upload", "a.wav"]) == 1
     assert "hf_upload/meta.yaml: names files missing from" in one_line_error(capsys)
+
+
+def test_the_cards_results_link_into_the_tree(recipe):
+    # RESULTS.md links files relative to the exp dir; on the card (the tree's root) they must
+    # point into the tree, and a link to a file the tree lacks keeps its text only.
+    lines = [*RESULTS, "- config: [asr_asr_x/config.yaml](config.yaml)", "- curves: [loss](images/loss.png)",
+             "- paper: [ESPnet](https://github.com/espnet/espnet), [top](#results)"]
+    write_lines(recipe / EXP / "RESULTS.md", lines)
+    assert dry_run(recipe) == 0
+    card = (recipe / EXP / "hf_upload/README.md").read_text()
+    assert f"- config: [asr_asr_x/config.yaml]({EXP}/config.yaml)\n- curves: loss\n" in card
+    assert "- paper: [ESPnet](https://github.com/espnet/espnet), [top](#results)" in card

@@ -157,3 +157,22 @@ def test_interrupted_export_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         export_to_transformers(str(TINY_UPSTREAM), tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hub_repository_dry_run_and_upload(tmp_path, capsys, monkeypatch):
+    # The card loads the model from the hub id; the directory is listed (dry run) or handed to
+    # the recipes' upload (stage 15's), which is the only code that touches the network.
+    out = tmp_path / "hub"
+    assert main([str(TINY_UPSTREAM), "--out", str(out), "--hf_repo", "org/tiny-hubert"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.startswith(f"Dry run: the repository org/tiny-hubert would hold {out}:")
+    assert "  config.json  (" in listing and "  README.md  (" in listing
+    card = (out / "README.md").read_text()
+    assert 'AutoModel.from_pretrained("org/tiny-hubert")' in card
+    assert "`frontend_conf: {weights: hf:org/tiny-hubert}`" in card
+    uploaded = []
+    monkeypatch.setattr("espnet2_ext.recipe.upload.upload", lambda tree, repo: uploaded.append((tree, repo)) or "url")
+    assert main([str(TINY_UPSTREAM), "--out", str(tmp_path / "up"), "--hf_repo", "org/x", "--upload"]) == 0
+    assert uploaded == [(tmp_path / "up", "org/x")]
+    capsys.readouterr()
+    assert_one_error(capsys, [str(TINY_UPSTREAM), "--out", str(tmp_path / "o"), "--upload"], "--upload needs --hf_repo")

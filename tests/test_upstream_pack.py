@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import yaml
 from helpers import write_lines
@@ -54,3 +56,19 @@ def test_context_injection_frontend_ships_its_upstream_too(tmp_path):
     config = write_config(tmp_path / "config.yaml", conf, frontend="ssl_upstream_inject")
     packed, upstream = prepare(config, tmp_path / "pack")
     assert yaml.safe_load(packed.read_text())["frontend_conf"]["weights"] == str(upstream / "upstream.pth")
+
+
+def test_global_mvn_statistics_are_shipped(tmp_path, monkeypatch):
+    # The filterbank baseline (normalize: global_mvn) loads its statistics at inference.
+    monkeypatch.chdir(tmp_path)
+    stats = tmp_path / "exp/asr_stats/train/feats_stats.npz"
+    stats.parent.mkdir(parents=True)
+    stats.write_bytes(b"stats")
+    config = tmp_path / "config.yaml"
+    conf = {"frontend": "default", "normalize": "global_mvn",
+            "normalize_conf": {"stats_file": "exp/asr_stats/train/feats_stats.npz"}}
+    config.write_text(yaml.safe_dump(conf))
+    assert prepare(config, tmp_path / "pack") == [config, Path("exp/asr_stats/train/feats_stats.npz")]
+    stats.unlink()
+    with pytest.raises(DataError, match="normalize_conf.stats_file 'exp/asr_stats/train/feats_stats.npz' does not exist"):
+        prepare(config, tmp_path / "pack")

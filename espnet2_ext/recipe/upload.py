@@ -101,6 +101,16 @@ def task_of(meta: dict, where: Path) -> Tuple[str, str]:
     raise DataError(f"{where}: a pack of an unsupported task (yaml_files: {meta.get('yaml_files')})")
 
 
+def tree_path(path: Path, recipe_dir: Path) -> str:
+    """Where the tree holds ``path``: pack ran in the recipe dir and names a file outside it by its
+    absolute path, which unzipping puts under the tree without the leading slash."""
+    path = path.resolve()
+    try:
+        return path.relative_to(recipe_dir.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix().lstrip("/")
+
+
 def recipe_path(recipe_dir: Path) -> str:
     """``egs2/<corpus>/<recipe>`` of a recipe dir (its name alone outside an egs2 tree)."""
     parts = recipe_dir.resolve().parts
@@ -208,8 +218,24 @@ def method_lines(config: dict) -> List[str]:
     return lines
 
 
+MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def rebase_links(markdown: str, base: str, tree: Path) -> str:
+    """The exp dir's RESULTS.md as the tree's README.md shows it: a link relative to the exp dir
+    points at the same file of the tree (``base`` is the exp dir's path there), and one to a
+    file the tree lacks keeps its text only (the hub would show a broken link)."""
+    def rebased(match: re.Match) -> str:
+        text, target = match.groups()
+        if re.match(r"[a-z][a-z0-9+.-]*:|#|/", target):  # a URL, an anchor or an absolute path
+            return match.group(0)
+        in_tree = f"{base}/{target}"
+        return f"[{text}]({in_tree})" if (tree / in_tree).exists() else text
+    return MARKDOWN_LINK.sub(rebased, markdown)
+
+
 def model_card(exp: Path, meta: dict, hf_repo: str, recipe_dir: Path, target: Optional[str],
-               license_id: str, lang: str) -> str:
+               license_id: str, lang: str, tree: Path) -> str:
     """README.md of the repository, in the shape of ESPnet's TEMPLATE_HF_Readme.md."""
     results = exp / "RESULTS.md"
     config_path = exp / "config.yaml"
@@ -233,7 +259,7 @@ def model_card(exp: Path, meta: dict, hf_repo: str, recipe_dir: Path, target: Op
         f"The data options are the recipe's defaults; `exp/{exp.name}/run.sh` recorded the training "
         "program that ran.", "",
         "### Method", "", *method_lines(config), "",
-        results.read_text(encoding="utf-8").rstrip(), "",
+        rebase_links(results.read_text(encoding="utf-8").rstrip(), tree_path(exp, recipe_dir), tree), "",
         f"## {espnet_task} config", "", "<details><summary>expand</summary>", "", "```",
         config_path.read_text(encoding="utf-8").rstrip(), "```", "", "</details>", "",
         CITATION,
@@ -249,7 +275,7 @@ def build_tree(exp: Path, packed: Path, out: Path, hf_repo: str, recipe_dir: Pat
     if not (exp / "RESULTS.md").is_file():  # before unpacking: a failed stage leaves nothing behind
         raise DataError(f"{exp / 'RESULTS.md'}: no results to put on the model card (run stage 13 first)")
     meta = unpack(packed, out)
-    card = model_card(exp, meta, hf_repo, recipe_dir, target, license_id, lang)
+    card = model_card(exp, meta, hf_repo, recipe_dir, target, license_id, lang, out)
     (out / "README.md").write_text(card, encoding="utf-8")
     return out
 
@@ -295,21 +321,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_hub_options(hf_repo: Optional[str], upload_it: bool) -> None:
+    """One line for a malformed hub id, or an upload without one."""
+    if hf_repo is not None and not HUB_ID.fullmatch(hf_repo):
+        raise DataError(f"--hf_repo '{hf_repo}': expected a hub id org/name")
+    if upload_it and hf_repo is None:
+        raise DataError("--upload needs --hf_repo org/name")
+
+
+def publish(tree: Path, repo: str, upload_it: bool) -> None:
+    """Upload the tree, or (a dry run) print what the repository would hold."""
+    if upload_it:
+        print(f"Uploaded {tree} to {upload(tree, repo)}")
+        return
+    print(f"Dry run: the repository {repo} would hold {tree}:")
+    print("\n".join(f"  {line}" for line in listing(tree)))
+
+
 @cli_entry
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.hf_repo is not None and not HUB_ID.fullmatch(args.hf_repo):
-        raise DataError(f"--hf_repo '{args.hf_repo}': expected a hub id org/name")
-    if args.upload and args.hf_repo is None:
-        raise DataError("--upload needs --hf_repo org/name")
+    check_hub_options(args.hf_repo, args.upload)
     repo = args.hf_repo or f"<org>/{args.exp.name}"
     tree = build_tree(args.exp, args.packed, args.out, repo, args.recipe_dir, args.target,
                       args.license_id, args.lang)
-    if not args.upload:
-        print(f"Dry run: the repository {repo} would hold {tree}:")
-        print("\n".join(f"  {line}" for line in listing(tree)))
-        return 0
-    print(f"Uploaded {tree} to {upload(tree, args.hf_repo)}")
+    publish(tree, repo, args.upload)
     return 0
 
 

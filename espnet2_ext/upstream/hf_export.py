@@ -2,7 +2,7 @@
 
     python -m espnet2_ext.upstream.hf_export egs2/mini_slue/ssl1/pretrained/upstream.pth --out exp/hf_upstream
     python -m espnet2_ext.upstream.hf_export <upstream> --out <dir> [--arch hubert|wav2vec2|wavlm]
-        [--license ID]
+        [--license ID] [--hf_repo org/name [--upload]]
 
 ``<upstream>`` is anything ``frontend_conf.weights`` accepts except ``random`` (an exported
 ``.pth``, an ESPnet ``hubert_train`` checkpoint, a transformers directory, ``hf:<id>``). The
@@ -14,6 +14,10 @@ project's loader uses), so loading the directory back gives the same torchaudio 
 directory appears, the export runs both models on one second of noise and compares every hidden
 state; it is written to a temporary directory beside ``--out`` and renamed into place, so an
 interrupted export leaves no half-written directory.
+
+With ``--hf_repo`` the card names the hub repository, and the directory is listed as a dry run or,
+with ``--upload``, uploaded the way the fine-tuning recipes' stage 15 uploads a model
+(:func:`espnet2_ext.recipe.upload.publish`).
 """
 
 import argparse
@@ -29,6 +33,7 @@ from torchaudio.models import Wav2Vec2Model
 from torchaudio.models.wav2vec2.wavlm_attention import WavLMSelfAttention
 
 from espnet2_ext.errors import DataError, cli_entry
+from espnet2_ext.recipe.upload import HUB_ID, check_hub_options, publish
 from espnet2_ext.upstream.checkpoints import load_upstream, upstream_config
 from espnet2_ext.upstream.layers import iter_layer_outputs
 
@@ -47,9 +52,11 @@ WEIGHT_NORM_NAMES = {
 
 
 def export_to_transformers(
-    upstream: str, out: Path, arch: Optional[str] = None, license_id: Optional[str] = None
+    upstream: str, out: Path, arch: Optional[str] = None, license_id: Optional[str] = None,
+    hf_repo: Optional[str] = None,
 ) -> Path:
-    """Write ``upstream`` to the new directory ``out`` as a transformers model; returns ``out``."""
+    """Write ``upstream`` to the new directory ``out`` as a transformers model; returns ``out``.
+    The card loads it from ``hf_repo`` if given, else from ``out``."""
     out = Path(out)
     _check_out(out)
     model = _load(upstream).eval()
@@ -57,7 +64,7 @@ def export_to_transformers(
     kind = choose_kind(model, upstream, arch)
     hf_model = to_transformers(model, config, kind)
     max_diff = check_hidden_states(model, hf_model)
-    card = model_card(upstream, out, kind, config, max_diff, license_id)
+    card = model_card(upstream, hf_repo or str(out), kind, config, max_diff, license_id)
     _write_directory(hf_model, card, out)
     return out
 
@@ -243,13 +250,17 @@ def check_hidden_states(model: Wav2Vec2Model, hf_model: torch.nn.Module, seconds
 
 def model_card(
     upstream: str,
-    out: Path,
+    location: str,
     kind: str,
     config: Mapping[str, Any],
     max_diff: float,
     license_id: Optional[str] = None,
 ) -> str:
-    """``README.md``: what the model is, where it came from, its shape, and how to load it."""
+    """``README.md``: what the model is, where it came from, its shape, and how to load it from
+    ``location`` (a directory, or a hub id that the frontend names as ``hf:<id>``)."""
+    on_hub = not Path(location).exists() and HUB_ID.fullmatch(location) is not None
+    offline = "" if on_hub else ", local_files_only=True"
+    weights = f"hf:{location}" if on_hub else location
     # The hub's metadata block; a license id only where the user gave one.
     license_meta = f"license: {license_id}\n" if license_id else ""
     tags = "tags:\n- audio\n- speech\n- self-supervised-learning\n"
@@ -266,8 +277,8 @@ def model_card(
         f"(`mask_time_prob: 0`): the source has no mask embedding.\n\n"
         f"{_provenance(upstream)}"
         f"## Loading\n\n```python\nfrom transformers import AutoModel\n"
-        f"model = AutoModel.from_pretrained(\"{out}\", local_files_only=True)\n```\n\n"
-        f"In an espnet2_ext config: `frontend: ssl_upstream` with `frontend_conf: {{weights: {out}}}`.\n\n"
+        f"model = AutoModel.from_pretrained(\"{location}\"{offline})\n```\n\n"
+        f"In an espnet2_ext config: `frontend: ssl_upstream` with `frontend_conf: {{weights: {weights}}}`.\n\n"
         f"{license_line}\n"
     )
 
@@ -338,9 +349,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "else the source's transformers type, else hubert)")
     parser.add_argument("--license", dest="license_id",
                         help="license id for the model card, if known (default: 'see the training data')")
+    parser.add_argument("--hf_repo", help="hub id org/name: the card loads the model from there; "
+                        "the directory is listed (dry run) or uploaded (--upload)")
+    parser.add_argument("--upload", action="store_true", help="upload the directory to --hf_repo")
     args = parser.parse_args(argv)
-    out = export_to_transformers(args.upstream, args.out, args.arch, args.license_id)
-    print(out)
+    check_hub_options(args.hf_repo, args.upload)
+    out = export_to_transformers(args.upstream, args.out, args.arch, args.license_id, args.hf_repo)
+    if args.hf_repo is None:
+        print(out)
+    else:
+        publish(out, args.hf_repo, args.upload)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Make a packed model self-contained: ship the upstream checkpoint its frontend loads.
+"""Make a packed model self-contained: ship the upstream checkpoint its frontend loads, and the
+global normalisation statistics of a ``normalize: global_mvn`` system (as asr.sh's packing stage).
 
 At inference ESPnet rebuilds the frontend from ``config.yaml`` before it loads the trained
 weights, so the upstream named in ``frontend_conf.weights`` must exist where the model is used.
@@ -11,7 +12,9 @@ packs that config and the copy.
 
     python -m espnet2_ext.upstream.pack exp/asr_x/config.yaml exp/asr_x/pack
 
-Prints the config to pack, then the upstream copy to add with ``--option`` (if any).
+Prints the config to pack, then the files to add with ``--option`` (the upstream copy, the
+statistics), one per line. The statistics keep their name: the config names them by the same path
+relative to the recipe dir that pack stores them under, so unpack rewrites that value.
 """
 
 import argparse
@@ -25,8 +28,23 @@ from espnet2_ext.errors import DataError, cli_entry
 
 
 def prepare(config: Path, outdir: Path) -> List[Path]:
-    """[config to pack] or [rewritten config, upstream copy] for a local upstream."""
+    """[config to pack, files to add with ``--option``...]."""
     conf = yaml.safe_load(config.read_text(encoding="utf-8"))
+    return [*ship_upstream(config, conf, outdir), *normalisation_stats(config, conf)]
+
+
+def normalisation_stats(config: Path, conf: dict) -> List[Path]:
+    """The ``feats_stats.npz`` that global_mvn loads at inference, if the system uses one."""
+    if conf.get("normalize") != "global_mvn":
+        return []
+    stats = Path((conf.get("normalize_conf") or {}).get("stats_file", ""))
+    if not stats.is_file():
+        raise DataError(f"{config}: normalize_conf.stats_file '{stats}' does not exist")
+    return [stats]
+
+
+def ship_upstream(config: Path, conf: dict, outdir: Path) -> List[Path]:
+    """[config to pack] or [rewritten config, upstream copy] for a local upstream."""
     weights = (conf.get("frontend_conf") or {}).get("weights", "random")
     # ssl_upstream_inject (espnet2_ext.context) runs the same upstream on a segment with its context.
     upstream_frontend = conf.get("frontend") in ("ssl_upstream", "ssl_upstream_inject")

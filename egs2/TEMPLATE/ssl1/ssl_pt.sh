@@ -8,6 +8,8 @@
 #   5   k-means labels (iteration 1)                     7 pretraining (hubert_train; resumable)
 #   6   collect statistics                               8 export the upstream + summary
 #   9-12 the same for iteration 2, 13-16 for iteration 3, ...
+#   5 + 4 n_iter: the last iteration's upstream as a transformers directory -> its exp dir's
+#       hf_upload, listed (dry run) or uploaded (only with --hf_repo; upload with --hf_dry_run false)
 set -euo pipefail
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*"; }
 
@@ -32,8 +34,10 @@ train_nthreads=
 dumpdir=dump
 expdir=exp
 python=python3
+hf_repo=                  # Last stage: hub id org/name of the upstream (stage skipped without it).
+hf_dry_run=true           # Last stage: list what would be uploaded; false uploads.
 
-help_message=$(sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//')
+help_message=$(sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//')
 . "$(dirname "$(readlink -f "$0")")/../asr1/parse_options.sh"
 [ $# -eq 0 ] || { log "unexpected argument '$1' (options are --name value; see --help)"; exit 2; }
 . ./path.sh
@@ -103,4 +107,12 @@ for iter in $(seq "${n_iter}"); do
     fi
 done
 final="${expdir}/hubert_km${n_clusters}_it${n_iter}/upstream.pth"
+upload_stage=$((5 + 4 * n_iter))
+if [ "${stage}" -le "${upload_stage}" ] && [ "${stop_stage}" -ge "${upload_stage}" ] && [ -n "${hf_repo}" ]; then
+    upload=(); [ "${hf_dry_run}" = false ] && upload=(--upload)  # only if asked
+    log "Stage ${upload_stage}: ${final} -> ${final%/*}/hf_upload -> ${hf_repo} (${upload[*]:-dry run})"
+    rm -rf "${final%/*}/hf_upload"  # a re-run exports the upstream again
+    ${python} -m espnet2_ext.upstream.hf_export "${final}" --out "${final%/*}/hf_upload" \
+        --hf_repo "${hf_repo}" "${upload[@]}"
+fi
 if [ -f "${final}" ]; then log "Finished: the upstream is ${final}"; else log "Finished stages ${stage}-${stop_stage}"; fi

@@ -11,6 +11,8 @@
 #   7   export the tuned upstream + summary -> ${expdir}/<method>_<tag>/upstream.pth
 #   8   the recipe's own evaluation of the starting and the tuned upstream (local/evaluate.sh), if any
 #   9   RESULTS.md: every run's cost, validation loss and evaluation
+#   10  the tuned upstream as a transformers directory -> ${expdir}/<method>_<tag>/hf_upload, listed
+#       (dry run) or uploaded to the hub (only with --hf_repo; upload with --hf_dry_run false)
 set -euo pipefail
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*"; }
 
@@ -30,8 +32,10 @@ train_nthreads=
 dumpdir=dump
 expdir=exp
 python=python3
+hf_repo=                  # Stage 10: hub id org/name of the tuned upstream (stage skipped without it).
+hf_dry_run=true           # Stage 10: list what would be uploaded; false uploads.
 
-help_message=$(sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//')
+help_message=$(sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//')
 . "$(dirname "$(readlink -f "$0")")/../asr1/parse_options.sh"
 [ $# -eq 0 ] || { log "unexpected argument '$1' (options are --name value; see --help)"; exit 2; }
 . ./path.sh
@@ -68,5 +72,12 @@ fi
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
     log "Stage 9: RESULTS.md"
     ${python} -m "espnet2_ext.${method}.report" "${expdir}" --out RESULTS.md
+fi
+if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ] && [ -n "${hf_repo}" ]; then
+    upload=(); [ "${hf_dry_run}" = false ] && upload=(--upload)  # only if asked
+    log "Stage 10: ${exp}/upstream.pth -> ${exp}/hf_upload -> ${hf_repo} (${upload[*]:-dry run})"
+    rm -rf "${exp}/hf_upload"  # a re-run exports the upstream again
+    ${python} -m espnet2_ext.upstream.hf_export "${exp}/upstream.pth" --out "${exp}/hf_upload" \
+        --hf_repo "${hf_repo}" "${upload[@]}"
 fi
 log "Finished stages ${stage}-${stop_stage}"
