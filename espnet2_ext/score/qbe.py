@@ -21,11 +21,14 @@ does subsequence DTW plus file-level MTWV without a GPL licence.
 
 from collections import defaultdict
 from collections.abc import Hashable, Mapping
+from pathlib import Path
 from typing import Optional
+from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
 from espnet2_ext.errors import DataError
+from espnet2_ext.kaldi_files import replaced_atomically
 
 # NIST STD 2006's beta: (C/V) * (1/P_target - 1) with C/V = 0.1 and P_target = 1e-4. It is a
 # choice, not QUESST's own setting: QUESST's scoring script is not available offline.
@@ -282,6 +285,30 @@ def atwv(
     return float(gains[values > threshold].sum())
 
 
+def write_stdlist(path: Path, scores: Mapping[Pair, float], threshold: float = DECISION_Z) -> None:
+    """The file-level detections as a NIST STD 2006 ``stdlist`` XML, what QUESST's own scorer
+    (``score-TWV-Cnxe.sh``) reads, in the form s3prl's quesst14_dtw writes it.
+
+    One ``detected_termlist`` per query (``termid``: its id) and one ``term`` per doc (``file``:
+    its id) with no time span (``tbeg`` 0.000, ``dur`` 0.00), the score to 4 decimals and the
+    decision YES when score > ``threshold``. The header attributes are s3prl's constants. Written
+    line by line: a QUESST layer has about 336,000 terms (English) to 7 million (all languages).
+    """
+    with replaced_atomically(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
+        out.write("<?xml version='1.0' encoding='UTF-8'?>\n")
+        out.write('<stdlist termlist_filename="benchmark.stdlist.xml" indexing_time="1.00" '
+                  'language="english" index_size="1" system_id="benchmark">\n')
+        for qid, (dids, values) in _by_query(scores).items():
+            out.write(f'  <detected_termlist termid={quoteattr(str(qid))} term_search_time="1.0" '
+                      'oov_term_count="1">\n')
+            for did, score in zip(dids, values, strict=True):
+                decision = "YES" if score > threshold else "NO"
+                out.write(f'    <term file={quoteattr(str(did))} channel="1" tbeg="0.000" dur="0.00" '
+                          f'score="{score:.4f}" decision="{decision}"/>\n')
+            out.write("  </detected_termlist>\n")
+        out.write("</stdlist>\n")
+
+
 def evaluate(
     queries: Mapping[Hashable, np.ndarray],
     docs: Mapping[Hashable, np.ndarray],
@@ -290,8 +317,9 @@ def evaluate(
     method: str = "cosine_exp",
     feature_normalization: bool = True,
 ) -> dict[str, float]:
-    """Score every (query, doc) pair as s3prl does and report file-level MAP, MTWV and ATWV, and
-    each query's AP (``ap``: query id -> AP).
+    """Score every (query, doc) pair as s3prl does and report file-level MAP, MTWV and ATWV,
+    each query's AP (``ap``: query id -> AP) and the scores themselves (``scores``: (query id,
+    doc id) -> z-normalised score, what :func:`write_stdlist` writes).
 
     The metrics use the per-query z-normalised scores. ``truth`` holds the (query id, doc id)
     pairs where the query occurs in the doc. ``beta`` is also returned, since TWV depends on it.
@@ -306,4 +334,5 @@ def evaluate(
         "num_docs": len(docs),
         "beta": beta,
         "ap": ap,
+        "scores": z,
     }

@@ -13,12 +13,15 @@ The QbE dir is what :mod:`espnet2_ext.corpora.mini_slue_qbe` writes (``queries/w
 CLI::
 
     python -m espnet2_ext.score.qbe_eval --upstream ../ssl1/pretrained/upstream.pth \\
-        --qbe_dir qbe/test --out exp/qbe/upstream.json [--beta 999.9] [--method cosine_exp]
+        --qbe_dir qbe/test --out exp/qbe/upstream.json [--beta 999.9] [--method cosine_exp] \\
+        [--stdlist_dir exp/qbe/stdlist]
 
 The JSON: ``{"upstream", "qbe_dir", "beta", "method", "feature_normalization", "layers": {"1":
 {"map", "mtwv", "atwv"}, ...}, "best_layer_by_map", "num_queries", "num_docs", "seconds":
 {"features", "scoring", "total"}}``. Layer numbers start at 1 (the first transformer layer's
-output), as in SUPERB's ``-l``.
+output), as in SUPERB's ``-l``. With ``--stdlist_dir``, each layer's scores are also written as
+``<stdlist_dir>/layer<k>/benchmark.stdlist.xml``, the input of QUESST's own scorer
+(:func:`espnet2_ext.score.qbe.write_stdlist`).
 """
 
 import argparse
@@ -40,7 +43,7 @@ from espnet2_ext.corpora.mini_slue_qbe import (
 )
 from espnet2_ext.errors import DataError, at, cli_entry
 from espnet2_ext.kaldi_files import iter_lines, replaced_atomically
-from espnet2_ext.score.qbe import DEFAULT_BETA, METHODS, Pair, evaluate
+from espnet2_ext.score.qbe import DEFAULT_BETA, METHODS, Pair, evaluate, write_stdlist
 from espnet2_ext.upstream.features import layer_features, load_frontend
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
 
@@ -146,9 +149,9 @@ def read_truth(path: Path, queries: Sequence[str], docs: Sequence[str]) -> set[P
 
 
 def layer_metrics(queries: LayerFeatures, docs: LayerFeatures, truth: set[Pair], beta: float, method: str,
-                  feature_normalization: bool) -> dict[str, dict[str, float]]:
+                  feature_normalization: bool, stdlist_dir: Path | None = None) -> dict[str, dict[str, float]]:
     """``{"1": {"map", "mtwv", "atwv", "ap"}, ...}``: :func:`evaluate` on each layer (``ap``: each
-    query's AP, for paired comparisons)."""
+    query's AP, for paired comparisons); with ``stdlist_dir``, each layer's scores as a stdlist too."""
     if len(queries) != len(docs):
         raise DataError(f"queries have {len(queries)} layers but documents {len(docs)}")
     out = {}
@@ -156,14 +159,18 @@ def layer_metrics(queries: LayerFeatures, docs: LayerFeatures, truth: set[Pair],
         started = time.time()
         result = evaluate(query_feats, doc_feats, truth, beta, method, feature_normalization)
         out[str(index)] = {key: result[key] for key in ("map", "mtwv", "atwv", "ap")}
+        if stdlist_dir is not None:
+            write_stdlist(stdlist_dir / f"layer{index}" / "benchmark.stdlist.xml", result["scores"])
         _LOG.info("layer %d scored in %.1f s: MAP %.4f, MTWV %.4f", index, time.time() - started,
                   result["map"], result["mtwv"])
     return out
 
 
 def run(qbe_dir: Path, upstream: str, beta: float = DEFAULT_BETA, method: str = "cosine_exp",
-        feature_normalization: bool = True, normalize_waveform: bool = False, device: str = "cpu") -> dict:
-    """Extract all layers of ``upstream`` for the QbE dir's queries and documents and score each."""
+        feature_normalization: bool = True, normalize_waveform: bool = False, device: str = "cpu",
+        stdlist_dir: Path | None = None) -> dict:
+    """Extract all layers of ``upstream`` for the QbE dir's queries and documents and score each
+    (and write each layer's stdlist under ``stdlist_dir``, if given)."""
     if method not in METHODS:
         raise DataError(f"unknown distance method '{method}'; use one of {METHODS}")
     started = time.time()
@@ -179,7 +186,7 @@ def run(qbe_dir: Path, upstream: str, beta: float = DEFAULT_BETA, method: str = 
     features_s = time.time() - started
     _LOG.info("features of %d queries and %d documents, %d layers: %.1f s",
               len(query_ids), len(doc_ids), len(doc_feats), features_s)
-    layers = layer_metrics(query_feats, doc_feats, truth, beta, method, feature_normalization)
+    layers = layer_metrics(query_feats, doc_feats, truth, beta, method, feature_normalization, stdlist_dir)
     total_s = time.time() - started
     return {
         "upstream": upstream,
@@ -225,10 +232,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--normalize_waveform", action="store_true",
                         help="zero-mean, unit-variance waveforms, as the upstream's frontend_conf may say")
     parser.add_argument("--device", default="cpu", help="torch device of the upstream (default cpu)")
+    parser.add_argument("--stdlist_dir", type=Path,
+                        help="also write each layer's scores as <dir>/layer<k>/benchmark.stdlist.xml "
+                             "(NIST STD stdlist, the input of QUESST14's score-TWV-Cnxe.sh)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     result = run(args.qbe_dir, args.upstream, args.beta, args.method, args.feature_normalization,
-                 args.normalize_waveform, args.device)
+                 args.normalize_waveform, args.device, args.stdlist_dir)
     with replaced_atomically(args.out) as tmp:
         tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(table(result["layers"]))

@@ -5,3 +5,4 @@ SLUE_VOXPOPULI=${SLUE_VOXPOPULI:-downloads/slue-voxpopuli}   # the extracted slu
 SLUE_VOXCELEB=${SLUE_VOXCELEB:-downloads/slue-voxceleb}   # the extracted slue-voxceleb_v0.2_blind.zip
 LIBRISPEECH=${LIBRISPEECH:-downloads}   # holds LibriSpeech/<split>/: openslr.org/resources/12's tarballs, extracted
 LIBRILIGHT_LIMITED=${LIBRILIGHT_LIMITED:-downloads}   # holds librispeech_finetuning/: Libri-light's librispeech_finetuning.tgz, extracted
+QUESST14=${QUESST14:-downloads/quesst14Database}   # the extracted quesst14Database.tgz (speech.fit.vutbr.cz/files/quesst14Database.tgz)
