@@ -1,6 +1,9 @@
 """`python -m espnet2_ext.bin.asr_inference`: stock `espnet2.bin.asr_inference`, timed for RTF,
-plus ``--ctc_greedy true``: best-path CTC decoding instead of ESPnet's beam search. For an
-early-exit model (``model: early_exit``) it also writes ``1best_recog/exit_layer``.
+plus ``--ctc_greedy true``: best-path CTC decoding instead of ESPnet's beam search, or
+``--ctc_lm <arpa>``: CTC prefix beam search with a word n-gram LM (``espnet2_ext.ctc_lm``, the
+kind of decoding the paper does with pyctcdecode + KenLM; options ``--ctc_lm_alpha``,
+``--ctc_lm_beta``, ``--ctc_lm_beam``). For an early-exit model (``model: early_exit``) it also writes
+``1best_recog/exit_layer``.
 
 ESPnet decodes a CTC-only model (no attention decoder) with its beam search and CTC prefix
 scorer, which rescans all T frames for every output token, so that search, not the encoder,
@@ -20,8 +23,10 @@ from espnet.nets.beam_search import Hypothesis
 from espnet2.utils.types import str2bool
 
 from espnet2_ext.bin.timing import run_timed
+from espnet2_ext.ctc_lm import CTCWordLMSearch, WordLMScorer
 from espnet2_ext.fastinf.early_exit import EXIT_LAYER_FILE, EarlyExitASRModel
 from espnet2_ext.kaldi_files import iter_lines, write_map
+from espnet2_ext.recipe.ngram import ArpaLM
 
 import espnet2.bin.asr_inference as stock  # noqa: E402  (after the registrations)
 
@@ -54,6 +59,32 @@ def with_greedy_ctc(base: type) -> type:
     return GreedySpeech2Text
 
 
+def with_ctc_word_lm(base: type, lm_path: str, alpha: float, beta: float, beam: int) -> type:
+    """Subclass a Speech2Text class so that it decodes with ``CTCWordLMSearch`` (the ARPA file is
+    read once per process, with the model: not part of the timed decoding)."""
+
+    class WordLMSpeech2Text(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            model = self.asr_model
+            scorer = WordLMScorer(ArpaLM(lm_path), alpha, beta)
+            self.beam_search = CTCWordLMSearch(model.ctc, model.sos, model.eos, model.token_list, scorer,
+                                               beam, model.blank_id)
+
+    return WordLMSpeech2Text
+
+
+def search_class(kwargs: dict) -> type:
+    """The Speech2Text class of the search the options select (and pop from ``kwargs``)."""
+    greedy = kwargs.pop("ctc_greedy")
+    lm_path, alpha, beta, beam = (kwargs.pop(k) for k in ("ctc_lm", "ctc_lm_alpha", "ctc_lm_beta", "ctc_lm_beam"))
+    if greedy and lm_path:
+        raise ValueError("--ctc_greedy and --ctc_lm are two searches: choose one")
+    if lm_path:
+        return with_ctc_word_lm(stock.Speech2Text, lm_path, alpha, beta, beam)
+    return with_greedy_ctc(stock.Speech2Text) if greedy else stock.Speech2Text
+
+
 def recording_exit_layers(base: type, layers: List[int]) -> type:
     """Subclass a Speech2Text class so that each call on an early-exit model appends the layer
     its utterance exited at to ``layers``."""
@@ -83,6 +114,14 @@ def get_parser():
         "--ctc_greedy", type=str2bool, default=False,
         help="decode CTC-only models by best path instead of beam search (no LM, no decoder)",
     )
+    # Not --ngram_file/--lm_weight: those are the stock token-level scorers of ESPnet's beam search.
+    parser.add_argument(
+        "--ctc_lm", default=None,
+        help="word n-gram LM (ARPA, ssl_ft.sh stage 9) for a CTC prefix beam search of CTC-only models",
+    )
+    parser.add_argument("--ctc_lm_alpha", type=float, default=0.5, help="weight of the word LM's ln-probability")
+    parser.add_argument("--ctc_lm_beta", type=float, default=1.0, help="bonus per word (with --ctc_lm)")
+    parser.add_argument("--ctc_lm_beam", type=int, default=20, help="beam width of the --ctc_lm search")
     return parser
 
 
@@ -90,7 +129,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     argv: List[str] = list(cmd) if cmd is not None else sys.argv[1:]
     kwargs = vars(get_parser().parse_args(argv))
     kwargs.pop("config", None)
-    base = with_greedy_ctc(stock.Speech2Text) if kwargs.pop("ctc_greedy") else stock.Speech2Text
+    base = search_class(kwargs)
     exit_layers: List[int] = []
     base = recording_exit_layers(base, exit_layers)
     run_timed(stock, "Speech2Text", "asr_model", argv, run=functools.partial(stock.inference, **kwargs), base=base)

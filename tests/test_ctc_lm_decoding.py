@@ -1,0 +1,128 @@
+"""espnet2_ext.ctc_lm and asr_inference --ctc_lm: CTC prefix beam search with a word n-gram LM."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+import yaml
+from context_tiny import build
+from helpers import write_lines
+
+from espnet2_ext.bin import asr_inference
+from espnet2_ext.bin.asr_inference import GreedyCTCSearch, get_parser, search_class
+from espnet2_ext.ctc_lm import CTCWordLMSearch, WordLMScorer, ctc_labels, prefix_beam_search
+from espnet2_ext.recipe import ngram
+from espnet2_ext.tasks import ASRTask
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKENS = ["<blank>", "<unk>", "<space>", "a", "c", "k", "t", "<sos/eos>"]
+BLANK, UNK, SPACE, A, C, K, T, SOS_EOS = range(len(TOKENS))
+
+
+class FixedCTC(torch.nn.Module):
+    """CTC whose log-posteriors are the input itself."""
+
+    def log_softmax(self, x):
+        return torch.log_softmax(x, dim=-1)
+
+
+def posteriors(frames) -> torch.Tensor:
+    """Log-posteriors (T, vocab): each frame a {token: probability} dict, the rest spread evenly."""
+    probs = torch.zeros(len(frames), len(TOKENS))
+    for t, frame in enumerate(frames):
+        rest = (1.0 - sum(frame.values())) / (len(TOKENS) - len(frame))
+        probs[t] = rest
+        for token, p in frame.items():
+            probs[t, token] = p
+    return probs.log()
+
+
+# "kat cat" by a hair: the first word's c/k is a near-tie (0.52 against 0.46)
+NEAR_TIE = posteriors([{K: 0.52, C: 0.46}, {A: 0.97}, {BLANK: 0.97}, {T: 0.97}, {SPACE: 0.97},
+                       {C: 0.97}, {BLANK: 0.97}, {A: 0.97}, {T: 0.97}, {BLANK: 0.97}])
+
+
+@pytest.fixture(scope="module")
+def cat_lm(tmp_path_factory) -> ngram.ArpaLM:
+    path = tmp_path_factory.mktemp("lm") / "3gram.arpa"
+    ngram.write_arpa(ngram.estimate([["a", "cat"], ["cat"], ["a", "cat", "cat"], ["at", "a", "cat"]], 3), path)
+    return ngram.ArpaLM(path)
+
+
+def search(lm: ngram.ArpaLM, alpha: float, beta: float = 0.0) -> CTCWordLMSearch:
+    return CTCWordLMSearch(FixedCTC(), SOS_EOS, SOS_EOS, TOKENS, WordLMScorer(lm, alpha, beta), beam=8)
+
+
+def test_labels_of_an_espnet_char_token_list():
+    assert ctc_labels(TOKENS) == [None, "<unk>", " ", "a", "c", "k", "t", None]
+    assert ctc_labels(["<blank>", "<unk>", "'", "<space>", "<sos/eos>"]) == [None, "<unk>", "'", " ", None]
+    with pytest.raises(ValueError, match="char token list"):
+        ctc_labels(["<blank>", "▁the", "<sos/eos>"])
+
+
+def test_the_lm_flips_a_near_tie_to_the_word_it_knows(cat_lm):
+    (greedy,) = GreedyCTCSearch(FixedCTC(), SOS_EOS, SOS_EOS)(NEAR_TIE)
+    assert greedy.yseq.tolist() == [SOS_EOS, K, A, T, SPACE, C, A, T, SOS_EOS]
+    (with_lm,) = search(cat_lm, alpha=0.5, beta=1.0)(NEAR_TIE)
+    assert with_lm.yseq.tolist() == [SOS_EOS, C, A, T, SPACE, C, A, T, SOS_EOS]
+    (without_lm,) = search(cat_lm, alpha=0.0)(NEAR_TIE)
+    assert without_lm.yseq.tolist() == greedy.yseq.tolist()
+
+
+def test_repeats_need_a_blank_and_never_emitted_tokens_stay_out(cat_lm):
+    frames = posteriors([{A: 0.9}, {A: 0.9}, {BLANK: 0.9}, {A: 0.9}, {SOS_EOS: 0.9}])
+    tokens, score = prefix_beam_search(frames.numpy(), ctc_labels(TOKENS), WordLMScorer(cat_lm, 0.0, 0.0), 8)
+    assert tokens == [A, A]  # "a a" collapses to "a", the blank separates the second; <sos/eos> never
+    assert score < 0
+
+
+def test_out_of_vocabulary_words_score_as_unk(cat_lm):
+    scorer = WordLMScorer(cat_lm, alpha=1.0, beta=0.0)
+    labels = ctc_labels(TOKENS)
+    prefix = scorer.root()
+    for token in [K, A, T]:
+        prefix = scorer.extend(prefix, token, labels[token])
+    assert prefix.partial == "kat" and prefix.lm_score < prefix.words_score  # no LM word starts "k"
+    assert scorer.final(prefix) == pytest.approx(
+        np.log(10) * (cat_lm.log10_prob(("<s>",), "<unk>") + cat_lm.log10_prob(("<s>", "kat"), "</s>")))
+
+
+def test_the_decoding_config_selects_the_lm_search(tmp_path):
+    required = ["--output_dir", "x", "--data_path_and_name_and_type", "a,b,c"]
+    args = vars(get_parser().parse_args(["--config", str(ROOT / "conf" / "decode_asr_lm.yaml"), *required]))
+    assert args["ctc_lm"] == "exp/ngram/asr/4gram.arpa" and not args["ctc_greedy"]
+    assert search_class(dict(args)).__name__ == "WordLMSpeech2Text"
+    with pytest.raises(ValueError, match="choose one"):
+        search_class({**args, "ctc_greedy": True})
+    for link in ["mini_slue", "fsdd_digits"]:
+        conf = ROOT / "egs2" / link / "asr1" / "conf" / "decode_asr_lm.yaml"
+        assert conf.resolve() == (ROOT / "conf" / "decode_asr_lm.yaml").resolve()
+
+
+def test_the_decoding_program_with_the_lm_config(tmp_path):
+    """A tiny CTC model whose every frame is a near-tie, a (0.51) against b (0.49): best path says
+    "a", the LM, which knows only "b", says "b"; timing.json is written as for any search."""
+    model = build(tmp_path / "exp", "asr")  # tokens <blank> <unk> a b <sos/eos>
+    with torch.no_grad():
+        model.ctc.ctc_lo.weight.zero_()
+        model.ctc.ctc_lo.bias.copy_(torch.tensor([-9.0, -9.0, 0.04, 0.0, -9.0]))
+    args = ASRTask.get_parser().parse_args(
+        ["--config", str(tmp_path / "exp" / "conf.yaml"), "--token_type", "char", "--output_dir", str(tmp_path)])
+    args.token_list = (tmp_path / "exp" / "tokens.txt").read_text().split()  # as training saves it
+    (tmp_path / "exp" / "config.yaml").write_text(yaml.safe_dump(vars(args)))
+    torch.save(model.state_dict(), tmp_path / "exp" / "model.pth")
+    ngram.write_arpa(ngram.estimate([["b"], ["b", "b"]], 2), tmp_path / "2gram.arpa")
+    soundfile.write(tmp_path / "u1.wav", 0.1 * np.random.RandomState(0).randn(4000), 16000)
+    write_lines(tmp_path / "wav.scp", [f"u1 {tmp_path / 'u1.wav'}"])
+    common = [f"--data_path_and_name_and_type={tmp_path / 'wav.scp'},speech,sound",
+              "--asr_train_config", str(tmp_path / "exp" / "config.yaml"),
+              "--asr_model_file", str(tmp_path / "exp" / "model.pth")]
+    asr_inference.main([*common, "--output_dir", str(tmp_path / "greedy"), "--ctc_greedy", "true"])
+    asr_inference.main([*common, "--output_dir", str(tmp_path / "lm"), "--config", str(ROOT / "conf" / "decode_asr_lm.yaml"),
+                        "--ctc_lm", str(tmp_path / "2gram.arpa")])
+    assert (tmp_path / "greedy" / "1best_recog" / "text").read_text() == "u1 a\n"
+    assert (tmp_path / "lm" / "1best_recog" / "text").read_text() == "u1 b\n"
+    assert json.loads((tmp_path / "lm" / "timing.json").read_text())["num_utts"] == 1
