@@ -115,6 +115,7 @@ def test_packed_model_and_exp_dirs_serve_the_infer_command(recipe, capsys, monke
               "--stage", "14", "--stop_stage", "15", "--skip_upload_hf", "false"]
     proc = run([*stages, "--train_config", "conf/train_asr.yaml", "--hf_repo", "test/mini_slue_asr"], path, env)
     assert "Dry run: the repository test/mini_slue_asr would hold" in proc.stdout
+    assert (asr / "hf_upload" / asr.relative_to(path) / "images/loss.png").is_file()  # curves, as asr.sh packs
     run([*stages, "--task", "cls", "--target", "sentiment", "--inference_model", "valid.acc.ave.pth",
          "--train_config", "conf/train_sentiment.yaml", "--hf_repo", "test/mini_slue_sentiment"], path, env)
     # The card's command is the one that trained it, from what stage 11 recorded last (the resume

@@ -1,14 +1,14 @@
-"""A tiny ASR training run through ESPnet's own program (noise recordings, a two-token transcript):
+"""A tiny training run through ESPnet's own programs (noise recordings, a two-token transcript):
 data, shape files and options, for the tests of training itself (resume, distributed)."""
 
 from pathlib import Path
-from typing import List
+from typing import List, Sequence
 
 import numpy as np
 import soundfile
 import torch
 import yaml
-from context_tiny import ASR_TOKENS, config
+from context_tiny import ASR_TOKENS, TINY_FRONTEND, config
 from helpers import write_lines
 
 UTTS = [f"utt{i}" for i in range(8)]
@@ -28,22 +28,36 @@ def tiny_data(root: Path) -> Path:
     write_lines(data / "speech_shape", [f"{u} {n}" for u, n in zip(UTTS, lengths)])
     write_lines(data / "text_shape", [f"{u} 3,5" for u in UTTS])
     (root / "tokens.txt").write_text(ASR_TOKENS)
-    # Dropout in the head: the resumed run must restore the random state as well as the weights.
-    conf = config("asr", encoder_conf={"dropout_rate": 0.2})
+    # Dropout in the upstream: the resumed run must draw its masks as the uninterrupted run did.
+    # (The linear encoder's dropout_rate would not do: without an input layer it has no dropout.)
+    conf = config("asr", frontend_conf={"arch_conf": {**TINY_FRONTEND["arch_conf"], "encoder_dropout": 0.1}})
     (root / "conf.yaml").write_text(yaml.safe_dump(conf))
     return data
 
 
-def training_options(root: Path, data: Path, output_dir: Path) -> List[str]:
-    options = ["--config", str(root / "conf.yaml"), "--output_dir", str(output_dir),
-               "--token_type", "char", "--token_list", str(root / "tokens.txt"), "--use_preprocessor", "true",
-               "--max_epoch", "3", "--batch_size", "2", "--fold_length", "80000", "--fold_length", "150", "--optim", "adam", "--optim_conf", "lr=0.01",
-               "--num_workers", "0", "--num_att_plot", "0", "--use_tensorboard", "false", "--resume", "true"]
+def run_options(conf: Path, output_dir: Path) -> List[str]:
+    """A resumable 3-epoch run of batches of 2 from ``conf``, single-process, without plots (a second each)."""
+    return ["--config", str(conf), "--output_dir", str(output_dir), "--max_epoch", "3", "--batch_size", "2",
+            "--num_workers", "0", "--num_att_plot", "0", "--use_matplotlib", "false", "--use_tensorboard", "false",
+            "--resume", "true"]
+
+
+def data_options(inputs: Sequence[str], shape_files: Sequence[Path]) -> List[str]:
+    """ESPnet's ``path,name,type`` inputs and shape files, the same for training and validation."""
+    options = []
     for mode in ("train", "valid"):
-        options += [f"--{mode}_data_path_and_name_and_type={data / 'wav.scp'},speech,sound",
-                    f"--{mode}_data_path_and_name_and_type={data / 'text'},text,text",
-                    f"--{mode}_shape_file={data / 'speech_shape'}", f"--{mode}_shape_file={data / 'text_shape'}"]
+        options += [f"--{mode}_data_path_and_name_and_type={spec}" for spec in inputs]
+        options += [f"--{mode}_shape_file={path}" for path in shape_files]
     return options
+
+
+def training_options(root: Path, data: Path, output_dir: Path) -> List[str]:
+    """The ASR run of ``tiny_data``: CTC over characters, Adam."""
+    return [*run_options(root / "conf.yaml", output_dir),
+            "--token_type", "char", "--token_list", str(root / "tokens.txt"), "--use_preprocessor", "true",
+            "--fold_length", "80000", "--fold_length", "150", "--optim", "adam", "--optim_conf", "lr=0.01",
+            *data_options([f"{data / 'wav.scp'},speech,sound", f"{data / 'text'},text,text"],
+                          [data / "speech_shape", data / "text_shape"])]
 
 
 def final_state(output_dir: Path) -> dict:

@@ -6,9 +6,9 @@
 # Every helper that the pip package lacks (Kaldi utils, sclite, spm_train, run.pl...) is a tested
 # Python module of espnet2_ext.recipe, so the pipeline needs nothing beyond `pip install`.
 #   1 local/data.sh            5 token list           10 collect stats     13 scoring + RESULTS.md
-#   2 speed perturbation       6-9 (asr.sh's LM:      11 training          14 packing
-#   3 format audio -> dump/        not built here)    12 decoding          15 Hugging Face upload
-#   4 filter length/empty text                           (+RTF, MACs)         (asr.sh's 16; opt-in)
+#   2 speed perturbation       6-8 (asr.sh's neural   11 training          14 packing
+#   3 format audio -> dump/        LM: not built)     12 decoding          15 Hugging Face upload
+#   4 filter length/empty text 9 word n-gram LM          (+RTF, MACs)         (asr.sh's 16; opt-in)
 set -euo pipefail
 
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*" >&2; }
@@ -49,6 +49,7 @@ token_type=char         # char, word, bpe, or label (classification).
 nbpe=100                # BPE vocabulary size.
 bpemode=unigram         # unigram or bpe.
 nlsyms_txt=none         # Non-linguistic symbols (one per line), kept as single tokens.
+ngram_num=4             # Order of stage 9's word n-gram LM, ${expdir}/ngram/<target>/<n>gram.arpa.
 
 # Training and decoding
 tag=                    # Suffix of the exp dir (default: the config's name).
@@ -229,7 +230,17 @@ if run_stage 5 && [ "${stop_stage_train}" -ge 5 ]; then
 fi
 
 if run_stage 6 && [ "${stop_stage_train}" -ge 6 ]; then
-    log "Stages 6-9 (asr.sh's language model): not built here; CTC models decode without an LM"
+    log "Stages 6-8 (asr.sh's neural language model): not built here"
+fi
+
+# A word n-gram LM of the training transcripts, as asr.sh's stage 9 builds with KenLM's lmplz, for
+# CTC decoding with an LM (espnet2_ext.bin.asr_inference --ctc_lm, e.g. conf/decode_asr_lm.yaml).
+# Read from data/: the dump's training set repeats each transcript per speed-perturbation factor.
+if run_stage 9 && [ "${stop_stage_train}" -ge 9 ] && [ "${task}" = asr ]; then
+    ngram_arpa="${expdir}/ngram/${target}/${ngram_num}gram.arpa"  # per target: its text and nlsyms
+    log "Stage 9: word ${ngram_num}-gram LM of data/${train_set}/${text_name} -> ${ngram_arpa}"
+    recipe ngram --text "data/${train_set}/${text_name}" --order "${ngram_num}" --out "${ngram_arpa}" \
+        "${nlsyms_opt[@]}"
 fi
 
 if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
@@ -319,20 +330,24 @@ if run_stage 12 && [ "${skip_eval}" = false ]; then
     conf_opt=(); [ -n "${inference_config}" ] && conf_opt=(--config "${inference_config}")
     for dset in ${test_sets}; do
         dir="${exp}/${inference_tag}/${dset}"; logdir="${dir}/logdir"
-        rm -rf "${dir}"; mkdir -p "${logdir}"
         _nj=$(min "${inference_nj}" "$(wc -l < "${data_feats}/${dset}/wav.scp")")
-        parts=(); for n in $(seq "${_nj}"); do parts+=("${logdir}/keys.${n}.scp"); done
-        recipe split "${data_feats}/${dset}/wav.scp" "${parts[@]}"
         speech_inputs test_inputs "${data_feats}/${dset}" data_path_and_name_and_type --write
-        # shellcheck disable=SC2086
-        ${_cmd} JOB=1:"${_nj}" "${logdir}/${inference_module}.JOB.log" \
-            ${python} -m "espnet2_ext.bin.${inference_module}" --ngpu "${_ngpu}" --batch_size 1 \
-            "${test_inputs[@]}" --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB" \
-            "${model_opts[@]}" "${conf_opt[@]}" ${inference_args}
-        for f in "${logdir}/output.1/${result_dir}"/*; do  # text, token, score, and e.g. exit_layer
-            f=${f##*/}
-            cat "${logdir}"/output.*/"${result_dir}/${f}" | LC_ALL=C sort > "${dir}/${f}"
+        # shellcheck disable=SC2206
+        decode=(${python} -m "espnet2_ext.bin.${inference_module}" --ngpu "${_ngpu}" --batch_size 1
+            "${test_inputs[@]}" --key_file "${logdir}/keys.JOB.scp" --output_dir "${logdir}/output.JOB"
+            "${model_opts[@]}" "${conf_opt[@]}" ${inference_args})
+        # A re-run decodes only the shards that did not finish, unless what decoding depends on
+        # changed (model, configs, options, keys, shard count): then it starts over.
+        todo=$(recipe decode_shards prepare --nj "${_nj}" --result_dir "${result_dir}" \
+            "${dir}" "${data_feats}/${dset}/wav.scp" -- "${decode[@]}")
+        log "Shards of ${dset} to decode (of ${_nj}): ${todo:-none, all finished in an earlier run}"
+        pids=()  # one job runner per shard, all at once
+        for n in ${todo}; do
+            ${_cmd} JOB="${n}:${n}" "${logdir}/${inference_module}.JOB.log" "${decode[@]}" & pids+=($!)
         done
+        failed=false; for pid in "${pids[@]}"; do wait "${pid}" || failed=true; done
+        [ "${failed}" = false ] || exit 1
+        recipe decode_shards merge --result_dir "${result_dir}" "${dir}"  # text, token, score...
         recipe rtf "${dir}"
         if [ "${task}" = asr ]; then  # MACs per audio second of what decoding ran -> ${dir}/macs.json
             ${python} -m espnet2_ext.bin.asr_macs "${exp}" "${dir}" "${test_inputs[@]}" \
@@ -373,10 +388,13 @@ packed_model="${exp}/${exp##*/}_${inference_model%.*}.zip"
 if run_stage 14 && [ "${skip_eval}" = false ]; then
     log "Stage 14: pack ${exp} -> ${packed_model}"
     [ "${task}" = asr ] && pack_task=asr || pack_task=cls
-    # A local upstream checkpoint travels in the zip, with a config that names the copy.
+    # A local upstream checkpoint travels in the zip, with a config that names the copy; so do
+    # global_mvn statistics (asr.sh packs its feats_stats.npz the same way).
     mapfile -t packed < <(${python} -m espnet2_ext.upstream.pack "${exp}/config.yaml" "${exp}/pack")
+    [ "${#packed[@]}" -gt 0 ] || exit 1  # its error line is above (set -e misses a <(...) failure)
     pack_opts=("${model_opts[@]}"); pack_opts[1]="${packed[0]}"  # [1]: the train config
-    [ "${#packed[@]}" -eq 1 ] || pack_opts+=(--option "${packed[1]}")
+    for extra in "${packed[@]:1}"; do pack_opts+=(--option "${extra}"); done
+    [ -d "${exp}/images" ] && pack_opts+=(--option "${exp}/images")  # the training curves, as asr.sh
     ${python} -m espnet2.bin.pack "${pack_task}" "${pack_opts[@]}" \
         --option "${exp}/RESULTS.md" --option "${token_dir}" \
         --outpath "${packed_model}"
