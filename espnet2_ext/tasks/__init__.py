@@ -5,7 +5,7 @@ workers (spawned, unpickling ``cls.main_worker`` by module path) import
 :mod:`espnet2_ext.registration` and therefore know the project's registered classes. The ASR and
 CLS tasks also accept the context-aware fine-tuning inputs and ``--batch_type recording``
 (:mod:`espnet2_ext.context`). Every training process ends its process group (see
-``_EndsItsProcessGroup``).
+``_EndsItsProcessGroup``) and writes its checkpoints atomically (:mod:`.atomic_checkpoints`).
 """
 
 import argparse
@@ -23,8 +23,12 @@ from espnet2.tasks.cls import CLSTask as _CLSTask  # noqa: E402
 from espnet2.tasks.hubert import HubertTask as _HubertTask  # noqa: E402
 
 from espnet2_ext.context import CONTEXT_DATA_NAMES, sampler  # noqa: E402
+from espnet2_ext.tasks import atomic_checkpoints  # noqa: E402
 from espnet2_ext.rewire.task import RewireTask as _RewireTask  # noqa: E402
 from espnet2_ext.score.task import ScoreTask as _ScoreTask  # noqa: E402
+
+
+atomic_checkpoints.install()  # a kill while a checkpoint is written leaves the previous one
 
 
 class _EndsItsProcessGroup:
