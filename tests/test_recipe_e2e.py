@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 from espnet_model_zoo import downloader
 from helpers import copy_recipes, run
 from test_recipe_upload import cache_snapshot
@@ -86,6 +87,30 @@ def test_results_md_reports_every_task_metric_and_rtf(recipe):
     # run.sh's fast-inference comparison: the ASR default is its baseline, CER then WER.
     assert "|strategy|CER|ΔCER|WER|ΔWER|GMACs/s|" in results
     assert "|asr_asr_train_asr (baseline)|" in results
+
+
+def outputs_of_the_asr_run(path: Path) -> dict:
+    """What a finished run of the ASR target produced: data, dump lists, model, decode, scores."""
+    (exp,) = path.glob("exp/asr_asr_*")
+    files = [*path.glob("data/*/text"), *path.glob("dump/raw/*/wav.scp"), path / "exp/ngram/asr/4gram.arpa",
+             *exp.glob("*/test/text"), *exp.glob("*/test/score_*/result.json")]
+    model = torch.load(exp / "valid.loss.ave.pth")
+    return {"files": {f.relative_to(path): f.read_bytes() for f in files}, "model": model}
+
+
+def test_rerunning_every_stage_leaves_the_results_unchanged(recipe):
+    # Runs before the resume test below (same module: pytest keeps the file's order), which
+    # trains a second epoch.
+    path, env = recipe
+    before = outputs_of_the_asr_run(path)
+    proc = run(["./run.sh", "--targets", "asr", "--stop_stage", "13", *TINY, "--train_args", "--max_epoch 1"],
+               path, env)
+    after = outputs_of_the_asr_run(path)
+    assert after["files"].keys() == before["files"].keys() and len(before["files"]) >= 9
+    for name, content in before["files"].items():
+        assert after["files"][name] == content, name
+    assert all(torch.equal(after["model"][k], v) for k, v in before["model"].items())
+    assert "none, all finished in an earlier run" in proc.stderr  # stage 12 decoded nothing again
 
 
 def test_stage_11_resumes_from_the_checkpoint(recipe):
