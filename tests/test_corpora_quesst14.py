@@ -2,6 +2,7 @@
 real one (``Audio/``, ``{dev,eval}_queries/`` of 8 kHz wav files, ``scoring/`` with the language
 key lists and the RTTM ground truth), a tiny random upstream, and a stand-in for QUESST's scorer."""
 
+import json
 import os
 import shutil
 import xml.etree.ElementTree as ElementTree
@@ -194,6 +195,8 @@ def recipe(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, 
         (stubs / tool).write_text("#!/bin/sh\nexit 0\n")
         (stubs / tool).chmod(0o755)
     env = {**env, "QUESST14": str(root), "PATH": f"{stubs}{os.pathsep}{env['PATH']}"}
+    with open(path / "conf/qbe_dtw.conf", "a") as conf:  # stage 3 reads its options from the conf
+        conf.write("--beta=500\n")
     run(["./run.sh", "--upstreams", UPSTREAM], path, env)
     official = (path / "RESULTS.md").read_text()
     for log in (path / "exp/qbe" / TAG).glob("*/layer*/scorer.log"):
@@ -209,6 +212,11 @@ def test_recipe_formats_audio_to_16k(recipe) -> None:
     assert soundfile.info(path / wav_scp["quesst14_dev_0001"]).samplerate == 16000
     assert len(read_map(path / "dump/eval/docs/wav.scp")) == 4
     assert (path / "dump/eval/truth").read_text() == (path / "data/eval/truth").read_text()
+
+
+def test_stage_3_takes_its_dtw_settings_from_the_conf(recipe) -> None:
+    result = json.loads((recipe["path"] / "exp/qbe" / TAG / "dev.json").read_text())
+    assert (result["method"], result["feature_normalization"], result["beta"]) == ("cosine_exp", True, 500)
 
 
 def test_recipe_writes_a_stdlist_per_layer(recipe) -> None:
@@ -243,7 +251,7 @@ def test_results_with_the_projects_mtwv(recipe) -> None:
     header, *rows = _table(results)
     assert header == ["layer", "dev MAP", "dev MTWV", "dev ATWV", "eval MAP", "eval MTWV", "eval ATWV"]
     assert [row[0] for row in rows] == ["1", "2", "3"]
-    assert "the project's Python MTWV over the subset, beta 999.9" in results
+    assert "the project's Python MTWV over the subset, beta 500" in results
     best = max(rows, key=lambda r: (float(r[2]), -int(r[0])))
     assert f"layer {best[0]}, eval MTWV {best[5]}" in results
 

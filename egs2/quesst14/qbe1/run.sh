@@ -17,6 +17,7 @@ language=nnenglish        # The subset: nnenglish (SUPERB's), all, or another la
 upstreams=../../mini_slue/ssl1/pretrained/upstream.pth   # Space-separated: .pth exports, ESPnet checkpoints, transformers dirs.
 scorer=auto               # auto, official (QUESST's score-TWV-Cnxe.sh) or python (the project's MTWV).
 ngpu=0                    # 1: features on the GPU (cuda); DTW runs on the CPU either way.
+qbe_conf=conf/qbe_dtw.conf  # Options of espnet2_ext.score.qbe_eval, one per line (SUPERB's DTW settings).
 qbe_eval_args=            # Extra options of espnet2_ext.score.qbe_eval (e.g. "--method cosine --normalize_waveform").
 dumpdir=dump
 expdir=exp/qbe
@@ -62,6 +63,8 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+    [ -f "${qbe_conf}" ] || { log "--qbe_conf ${qbe_conf}: no such file"; exit 1; }
+    mapfile -t conf_opts < <(grep -v -e '^#' -e '^[[:space:]]*$' "${qbe_conf}")
     for upstream in ${upstreams}; do
         exp=${expdir}/$(tag_of "${upstream}")
         for split in dev eval; do
@@ -70,7 +73,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
             [ "${scorer}" = official ] && stdlist=(--stdlist_dir "${exp}/${split}")
             # shellcheck disable=SC2086
             ${python} -m espnet2_ext.score.qbe_eval --upstream "${upstream}" --qbe_dir "${dumpdir}/${split}" \
-                --out "${exp}/${split}.json" --device "${device}" "${stdlist[@]}" ${qbe_eval_args}
+                --out "${exp}/${split}.json" --device "${device}" "${stdlist[@]}" "${conf_opts[@]}" ${qbe_eval_args}
         done
     done
 fi
