@@ -31,6 +31,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from espnet2_ext.errors import DataError, cli_entry
+from espnet2_ext.kaldi_files import iter_lines
+
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 FALLBACK_DISCOUNT = 0.5
 NEVER = -99.0  # ARPA's log10 probability of <s> (a context, never predicted)
@@ -43,8 +46,8 @@ def read_sentences(text: Path, nlsyms: Sequence[str] = ()) -> List[List[str]]:
     symbols; utterances left empty are skipped."""
     drop = set(nlsyms)
     sentences = []
-    for line in Path(text).read_text(encoding="utf-8").splitlines():
-        words = [w for w in line.split()[1:] if w not in drop]
+    for _, _, value in iter_lines(text):  # the project's Kaldi-file reader: bad lines named
+        words = [w for w in value.split() if w not in drop]
         if words:
             sentences.append(words)
     return sentences
@@ -160,11 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cli_entry
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     sentences = read_sentences(args.text, [s for s in args.nlsyms.split(",") if s])
     if not sentences:
-        raise SystemExit(f"ERROR: {args.text}: no words to estimate an n-gram LM from")
+        raise DataError(f"{args.text}: no words to estimate an n-gram LM from")
     write_arpa(estimate(sentences, args.order), args.out)
     return 0
 
