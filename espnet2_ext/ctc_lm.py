@@ -17,7 +17,7 @@ ours 20 for CPU time). alpha = beta = 0 is the LM-free prefix search.
 """
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -33,15 +33,20 @@ SPACE = " "
 
 # ESPnet's char token list -> the search's labels: None is never emitted (<blank> is handled
 # apart), " " ends a word; <unk> stays a piece of its word, which is then out of the LM's vocabulary.
+# A non-linguistic symbol (``--non_linguistic_symbols``: NER's entity tags) is one token of many
+# chars, spelled as in the training text, so the LM knows it as the word it is between spaces.
 SPECIAL_LABELS = {"<blank>": None, "<sos/eos>": None, "<space>": SPACE}
 
 
-def ctc_labels(token_list: Sequence[str]) -> List[Optional[str]]:
-    """The search's label of each token of an ESPnet char token list."""
+def ctc_labels(token_list: Sequence[str], nlsyms: Collection[str] = ()) -> List[Optional[str]]:
+    """The search's label of each token of an ESPnet char token list (with its non-linguistic
+    symbols ``nlsyms``, the only tokens of more than one char)."""
     labels = [SPECIAL_LABELS.get(token, token) for token in token_list]
-    too_long = [t for t, label in zip(token_list, labels) if label and label != "<unk>" and len(label) != 1]
+    too_long = [t for t, label in zip(token_list, labels)
+                if label and label != "<unk>" and len(label) != 1 and t not in nlsyms]
     if too_long:
-        raise ValueError(f"word-LM decoding needs a char token list; tokens {too_long[:5]} are not chars")
+        raise ValueError(f"word-LM decoding needs a char token list; tokens {too_long[:5]} are not chars "
+                         "(nor non-linguistic symbols)")
     return labels
 
 
@@ -153,10 +158,10 @@ class CTCWordLMSearch:
     nn_dict = torch.nn.ModuleDict()  # inspected by Speech2Text (no decoder here)
 
     def __init__(self, ctc: torch.nn.Module, sos: int, eos: int, token_list: Sequence[str],
-                 scorer: WordLMScorer, beam: int, blank: int = 0):
+                 scorer: WordLMScorer, beam: int, blank: int = 0, nlsyms: Collection[str] = ()):
         self.ctc, self.sos, self.eos, self.blank = ctc, sos, eos, blank
         self.token_list = list(token_list)  # read by Speech2Text for intermediate CTC outputs
-        self.labels, self.scorer, self.beam = ctc_labels(token_list), scorer, beam
+        self.labels, self.scorer, self.beam = ctc_labels(token_list, nlsyms), scorer, beam
 
     def __call__(self, x: torch.Tensor, maxlenratio: float = 0.0, minlenratio: float = 0.0) -> List[Hypothesis]:
         log_probs = self.ctc.log_softmax(x[None])[0].float().cpu().numpy()  # (T, vocab)

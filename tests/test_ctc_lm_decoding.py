@@ -1,5 +1,6 @@
 """espnet2_ext.ctc_lm and asr_inference --ctc_lm: CTC prefix beam search with a word n-gram LM."""
 
+import argparse
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from context_tiny import build
 from helpers import write_lines
 
 from espnet2_ext.bin import asr_inference
-from espnet2_ext.bin.asr_inference import GreedyCTCSearch, get_parser, search_class
+from espnet2_ext.bin.asr_inference import GreedyCTCSearch, get_parser, model_nlsyms, search_class
 from espnet2_ext.ctc_lm import CTCWordLMSearch, WordLMScorer, ctc_labels, prefix_beam_search
 from espnet2_ext.recipe import ngram
 from espnet2_ext.tasks import ASRTask
@@ -61,6 +62,36 @@ def test_labels_of_an_espnet_char_token_list():
     assert ctc_labels(["<blank>", "<unk>", "'", "<space>", "<sos/eos>"]) == [None, "<unk>", "'", " ", None]
     with pytest.raises(ValueError, match="char token list"):
         ctc_labels(["<blank>", "▁the", "<sos/eos>"])
+
+
+def test_non_linguistic_symbols_are_words_of_the_lm(tmp_path):
+    """NER's entity tags are tokens of many chars (``--non_linguistic_symbols``): allowed only when
+    named, and the LM scores each as the word it is in the training text."""
+    tokens = ["<blank>", "<unk>", "<space>", "a", "c", "t", "TAG", "<sos/eos>"]
+    blank, _, space, a, c, t, tag, _ = range(len(tokens))
+    with pytest.raises(ValueError, match="non-linguistic"):
+        ctc_labels(tokens)
+    labels = ctc_labels(tokens, nlsyms={"TAG"})
+    assert labels[tag] == "TAG" and labels[a] == "a"
+    path = tmp_path / "2gram.arpa"
+    ngram.write_arpa(ngram.estimate([["TAG", "cat"], ["TAG", "cat", "cat"]], 2), path)
+    # "a cat" by a hair against "TAG cat": the LM, which has seen only the tag before "cat", flips it
+    probs = np.full((6, len(tokens)), 0.01)
+    for frame, (token, p) in enumerate([(a, 0.5), (space, 0.9), (c, 0.9), (a, 0.9), (t, 0.9), (blank, 0.9)]):
+        probs[frame, token] = p
+    probs[0, tag] = 0.44
+    logp = np.log(probs / probs.sum(axis=1, keepdims=True))
+    greedy, _ = prefix_beam_search(logp, labels, WordLMScorer(ngram.ArpaLM(path), 0.0, 0.0), 8)
+    with_lm, _ = prefix_beam_search(logp, labels, WordLMScorer(ngram.ArpaLM(path), 0.5, 0.0), 8)
+    assert greedy == [a, space, c, a, t] and with_lm == [tag, space, c, a, t]
+
+
+def test_the_model_s_non_linguistic_symbols_file_is_read_or_named(tmp_path):
+    write_lines(tmp_path / "nlsyms.txt", ["PERSON", "FILL"])
+    assert model_nlsyms(argparse.Namespace(non_linguistic_symbols=str(tmp_path / "nlsyms.txt"))) == {"PERSON", "FILL"}
+    assert model_nlsyms(argparse.Namespace(non_linguistic_symbols=None)) == set()
+    with pytest.raises(FileNotFoundError, match="gone.txt"):
+        model_nlsyms(argparse.Namespace(non_linguistic_symbols=str(tmp_path / "gone.txt")))
 
 
 def test_the_lm_flips_a_near_tie_to_the_word_it_knows(cat_lm):

@@ -76,7 +76,8 @@ def test_tiny_corpus_falls_back_to_the_default_discount():
     assert ngram.discount({("a",): 3, ("b",): 3}) == ngram.FALLBACK_DISCOUNT
 
 
-def test_stage_9_writes_the_arpa_of_the_training_text_without_nlsyms(tmp_path):
+def test_stage_9_writes_the_arpa_of_the_training_text_with_its_nlsyms_as_words(tmp_path):
+    """NER's tags stay in the LM: its decoding (conf/decode_ner_lm.yaml) scores them as words."""
     recipe = tmp_path / "recipe"
     (recipe / "data" / "train").mkdir(parents=True)
     (recipe / "conf").mkdir()
@@ -95,5 +96,6 @@ def test_stage_9_writes_the_arpa_of_the_training_text_without_nlsyms(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     lm = ngram.ArpaLM(recipe / "exp" / "ngram" / "ner" / "3gram.arpa")
     assert lm.order == 3
-    assert lm.vocab == {"<s>", "</s>", "<unk>", "the", "emma", "spoke"}
+    assert lm.vocab == {"<s>", "</s>", "<unk>", "the", "emma", "spoke", "PERSON", "FILL", "SEP"}
     assert math.isclose(sum(10 ** lm.log10_prob(("emma",), w) for w in lm.vocab - {"<s>"}), 1.0, abs_tol=1e-5)
+    assert lm.log10_prob(("PERSON",), "FILL") > lm.log10_prob(("PERSON",), "spoke")

@@ -16,10 +16,11 @@ import functools
 import sys
 from itertools import groupby
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Set
 
 import torch
 from espnet.nets.beam_search import Hypothesis
+from espnet2.text.char_tokenizer import CharTokenizer
 from espnet2.utils.types import str2bool
 
 from espnet2_ext.bin.timing import run_timed
@@ -69,9 +70,22 @@ def with_ctc_word_lm(base: type, lm_path: str, alpha: float, beta: float, beam: 
             model = self.asr_model
             scorer = WordLMScorer(ArpaLM(lm_path), alpha, beta)
             self.beam_search = CTCWordLMSearch(model.ctc, model.sos, model.eos, model.token_list, scorer,
-                                               beam, model.blank_id)
+                                               beam, model.blank_id, model_nlsyms(self.asr_train_args))
 
     return WordLMSpeech2Text
+
+
+def model_nlsyms(train_args) -> Set[str]:
+    """The non-linguistic symbols the model was trained with (its config's file; read by ESPnet's
+    CharTokenizer, which only warns when the file is missing: here that is an error, the search
+    could not tell those tokens from a BPE list's)."""
+    path = getattr(train_args, "non_linguistic_symbols", None)
+    if not path:
+        return set()
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"non_linguistic_symbols '{path}' of the model's config is not there: "
+                                "decode from the recipe directory the model was trained in")
+    return CharTokenizer(non_linguistic_symbols=path).non_linguistic_symbols
 
 
 def search_class(kwargs: dict) -> type:

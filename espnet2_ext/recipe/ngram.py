@@ -2,10 +2,9 @@
 decoding with an LM, ``espnet2_ext.ctc_lm``).
 
     python -m espnet2_ext.recipe.ngram --text dump/raw/train/text --order 4 --out exp/ngram/asr/4gram.arpa
-        [--nlsyms TAG,FILL,SEP]
 
-``--text`` is a Kaldi text file (``<utt-id> <words>``); words listed by ``--nlsyms`` are dropped, as
-stage 13 drops them before scoring WER.
+``--text`` is a Kaldi text file (``<utt-id> <words>``). Non-linguistic symbols (NER's entity tags)
+stay words of the LM: the model emits them, and the search scores them like any word.
 
 The estimator is hand-written because no package of the registry builds ARPA files here: KenLM's
 ``lmplz`` is not part of the ``kenlm`` package (its build stops before KenLM's builder, which also
@@ -41,13 +40,11 @@ NEVER = -99.0  # ARPA's log10 probability of <s> (a context, never predicted)
 Ngram = Tuple[str, ...]
 
 
-def read_sentences(text: Path, nlsyms: Sequence[str] = ()) -> List[List[str]]:
-    """The word lists of a Kaldi text file (utterance ids dropped), without non-linguistic
-    symbols; utterances left empty are skipped."""
-    drop = set(nlsyms)
+def read_sentences(text: Path) -> List[List[str]]:
+    """The word lists of a Kaldi text file (utterance ids dropped); empty utterances are skipped."""
     sentences = []
     for _, _, value in iter_lines(text):  # the project's Kaldi-file reader: bad lines named
-        words = [w for w in value.split() if w not in drop]
+        words = value.split()
         if words:
             sentences.append(words)
     return sentences
@@ -159,14 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--text", type=Path, required=True, help="Kaldi text file (<utt-id> <words>)")
     parser.add_argument("--order", type=int, default=4, help="n-gram order (asr.sh's --ngram_num)")
     parser.add_argument("--out", type=Path, required=True, help="ARPA file to write")
-    parser.add_argument("--nlsyms", default="", help="comma-separated words to drop (e.g. NER tags)")
     return parser
 
 
 @cli_entry
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    sentences = read_sentences(args.text, [s for s in args.nlsyms.split(",") if s])
+    sentences = read_sentences(args.text)
     if not sentences:
         raise DataError(f"{args.text}: no words to estimate an n-gram LM from")
     write_arpa(estimate(sentences, args.order), args.out)

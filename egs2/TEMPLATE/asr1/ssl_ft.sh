@@ -236,11 +236,11 @@ fi
 # A word n-gram LM of the training transcripts, as asr.sh's stage 9 builds with KenLM's lmplz, for
 # CTC decoding with an LM (espnet2_ext.bin.asr_inference --ctc_lm, e.g. conf/decode_asr_lm.yaml).
 # Read from data/: the dump's training set repeats each transcript per speed-perturbation factor.
+# Non-linguistic symbols stay words of the LM (NER's tags: the search scores them as the text has them).
 if run_stage 9 && [ "${stop_stage_train}" -ge 9 ] && [ "${task}" = asr ]; then
-    ngram_arpa="${expdir}/ngram/${target}/${ngram_num}gram.arpa"  # per target: its text and nlsyms
+    ngram_arpa="${expdir}/ngram/${target}/${ngram_num}gram.arpa"  # per target: its own text
     log "Stage 9: word ${ngram_num}-gram LM of data/${train_set}/${text_name} -> ${ngram_arpa}"
-    recipe ngram --text "data/${train_set}/${text_name}" --order "${ngram_num}" --out "${ngram_arpa}" \
-        "${nlsyms_opt[@]}"
+    recipe ngram --text "data/${train_set}/${text_name}" --order "${ngram_num}" --out "${ngram_arpa}"
 fi
 
 if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
