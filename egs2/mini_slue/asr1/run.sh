@@ -32,15 +32,16 @@ asr_model=exp/asr_asr_train_asr/valid.loss.ave.pth
 
 options() {  # options of ssl_ft.sh for one target
     case "$1" in
-        # ASR decodes with stage 9's word 4-gram LM (local/RESULTS.head.md: WER 78.0 -> 39.6 on test);
-        # --inference_config conf/decode_asr.yaml decodes by best path, without it.
+        # ASR and NER decode with stage 9's word 4-gram LM of their training text (local/RESULTS.head.md:
+        # ASR test WER 78.0 -> 36.4, NER test F1 0.0 -> 21.7); --inference_config conf/decode_asr.yaml
+        # decodes by best path, without it.
         asr) opts=(--task asr --text_name text --token_type char
                    --train_config conf/train_asr.yaml --inference_config conf/decode_asr_lm.yaml) ;;
         ner) opts=(--task asr --text_name text.ner --token_type char --nlsyms_txt conf/nlsyms.txt
                    --local_score_opts "--metric ner"
                    --pretrained_model "${asr_model}:::ctc.ctc_lo,frontend.num_updates"
                    --train_args "--max_epoch 3"   # from the ASR model: a shorter budget
-                   --train_config conf/train_ner.yaml --inference_config conf/decode_asr.yaml) ;;
+                   --train_config conf/train_ner.yaml --inference_config conf/decode_ner_lm.yaml) ;;
         sentiment) opts=(--task cls --text_name text.sentiment --local_score_opts "--metric sentiment"
                          --pretrained_model "${asr_model}:frontend:frontend:frontend.num_updates,frontend.layer_weights"
                          --inference_model valid.acc.ave.pth --train_config conf/train_sentiment.yaml) ;;
