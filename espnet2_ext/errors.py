@@ -17,7 +17,8 @@ def at(path: Union[str, Path], lineno: Optional[int], message: str) -> DataError
 
 
 def cli_entry(main: Callable[[Optional[Sequence[str]]], int]) -> Callable[..., int]:
-    """Wrap a CLI ``main`` so that a DataError prints one clear line and exits 1."""
+    """Wrap a CLI ``main`` so that a DataError, or an input file that is not there, prints one
+    clear line and exits 1."""
 
     @functools.wraps(main)
     def wrapper(argv: Optional[Sequence[str]] = None) -> int:
@@ -25,6 +26,10 @@ def cli_entry(main: Callable[[Optional[Sequence[str]]], int]) -> Callable[..., i
             return main(argv) or 0
         except DataError as err:
             print(f"ERROR: {err}", file=sys.stderr)
-            return 1
+        except FileNotFoundError as err:
+            if err.filename is None:  # not an open() of a named file: a bug, keep its traceback
+                raise
+            print(f"ERROR: {err.filename}: no such file or directory", file=sys.stderr)
+        return 1
 
     return wrapper
