@@ -216,6 +216,26 @@ def test_combine(tmp_path):
         datadir.combine_datadirs([datadir.load_datadir(a), datadir.load_datadir(b)], dst)
 
 
+def test_combine_segmented_with_unsegmented(tmp_path):
+    """The unsegmented dir's utterances become whole-recording segments, end = file duration."""
+    a = make_dir(tmp_path)
+    seg = tmp_path / "seg"
+    seg.mkdir()
+    write_lines(seg / "wav.scp", [f"rec1 {write_sine(tmp_path / 'rec1.wav', 32000)}"])
+    write_lines(seg / "segments", ["S_u1 rec1 0.00 1.00", "S_u2 rec1 1.00 2.00"])
+    write_lines(seg / "text", ["S_u1 one", "S_u2 two"])
+    write_lines(seg / "utt2spk", ["S_u1 S", "S_u2 S"])
+    dst = tmp_path / "all"
+    assert datadir.main(["combine", str(dst), str(seg), str(a)]) == 0
+    whole = [f"{u} {u} 0.000 0.500" for u in ("A_u1", "A_u2", "B_u1")]  # 8000 samples at 16 kHz
+    assert read(dst / "segments") == whole + ["S_u1 rec1 0.00 1.00", "S_u2 rec1 1.00 2.00"]
+    assert read(dst / "wav.scp")[0] == f"A_u1 {tmp_path / 'A_u1.wav'}" and len(read(dst / "wav.scp")) == 4
+    assert datadir.validate(dst) == {"utterances": 5, "speakers": 3, "recordings": 4}
+    write_lines(a / "wav.scp", ["A_u1 sox x.wav -t wav - |", *read(a / "wav.scp")[1:]])
+    with pytest.raises(DataError, match=rf"^{a}/wav.scp:1: cannot give a pipe or ark entry a segment"):
+        datadir.combine_datadirs([datadir.load_datadir(seg), datadir.load_datadir(a)], dst)
+
+
 def test_cli_reports_first_problem(tmp_path, capsys):
     d = make_dir(tmp_path)
     write_lines(d / "text", ["A_u1 a", "A_u2", "B_u1 c"])

@@ -346,20 +346,31 @@ def combine_datadirs(sources: Sequence[DataDir], destination: PathLike) -> DataD
     """Concatenate data dirs (Kaldi combine_data.sh); a repeated id is an error.
 
     Only files that every source has are combined. A recording listed by several sources with
-    the same entry is allowed in a segmented wav.scp (sources may share recordings).
+    the same entry is allowed in a segmented wav.scp (sources may share recordings). When some
+    sources have segments and others not, each utterance of the latter becomes one segment of
+    its whole recording, as combine_data.sh does (here with the file's duration as end time).
     """
-    segmented = {"segments" in s for s in sources}
-    if len(segmented) > 1:
-        raise at(destination, None, "cannot combine data dirs with and without segments")
+    if any("segments" in s for s in sources):
+        sources = [s if "segments" in s else with_whole_segments(s) for s in sources]
     common = [n for n in sources[0] if n != "spk2utt" and all(n in s for s in sources)]
     skipped = {n for s in sources for n in s} - set(common) - {"spk2utt"}
     if skipped:
         names = ", ".join(sorted(skipped))
         logging.warning("%s: not combining %s (missing in some sources)", destination, names)
-    return {
-        name: combine_tables([s[name] for s in sources], Path(destination) / name, segmented == {True})
-        for name in common
-    }
+    segmented = "segments" in sources[0]
+    return {name: combine_tables([s[name] for s in sources], Path(destination) / name, segmented) for name in common}
+
+
+def with_whole_segments(data: DataDir) -> DataDir:
+    """An unsegmented data dir with ``segments``: each utterance its whole recording (same id)."""
+    wav_scp = data["wav.scp"]
+    segments = Table(wav_scp.path.with_name("segments"))
+    for utt in wav_scp.values:
+        duration = _audio_duration(wav_scp, utt)
+        if duration is None:
+            raise wav_scp.error(utt, "cannot give a pipe or ark entry a segment (its duration is unknown)")
+        segments.values[utt] = f"{utt} 0.000 {duration:.3f}"
+    return {**data, "segments": segments}
 
 
 def combine_tables(tables: Sequence[Table], path: Path, segmented: bool = False) -> Table:
