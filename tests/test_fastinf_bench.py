@@ -26,6 +26,7 @@ def test_encoder_bench_writes_every_strategy(tmp_path, monkeypatch, capsys):
     for name, k, p in lower:  # the same computation on the same weights, slightly off
         row, exact = rows[name, k, p], rows[name, k, "fp32"]
         assert row["macs"] == exact["macs"] and 0 < row["rel_error"] < 0.05 and exact["rel_error"] == 0
-        ratio = pytest.approx(row["gflops"] / row["peak_gflops"], rel=1e-2, abs=1e-5)
-        assert row["peak_gflops"] > 0 and row["peak_ratio"] == ratio
+        # gflops is rounded to 0.01, which is coarse for the tiny test model: compare in GFLOP/s
+        assert row["peak_gflops"] > 0
+        assert row["peak_ratio"] * row["peak_gflops"] == pytest.approx(row["gflops"], abs=6e-3)
     assert "layers2" in capsys.readouterr().out  # the printed table
