@@ -103,7 +103,25 @@ def test_text_probe_scores_own_and_neighbours_text(tmp_path, encoder, capsys):
     write_lines(data / "text.sentiment", [f"{u} {'Positive' if u[0] == 'x' else 'Negative'}" for u in utts])
     assert main_probe([str(data), str(data), "--C", "100", "--encoder", encoder]) == 0
     scores = json.loads(capsys.readouterr().out)[str(data)]
-    assert scores == {"majority": 0.5, "own_C100": 1.0, "neighbours_C100": 1.0}
+    assert scores == {"majority": 0.5, "own_C100": 1.0, "own_C100_macro_f1": 1.0,
+                      "neighbours_C100": 1.0, "neighbours_C100_macro_f1": 1.0}
     (data / "text").write_text("x0 cat\n")
     assert main_probe([str(data), str(data), "--encoder", encoder]) == 1
     assert f"{data / 'text'}: no transcript for 'x1'" in capsys.readouterr().err
+
+
+def test_text_probe_on_bags_of_words_learns_which_word_carries_the_label(tmp_path, capsys):
+    # Every sentence has a label word (good/bad) and a filler word; scored on unseen fillers.
+    for name, fillers in (("train", ["cat", "dog", "cow", "pig"]), ("scored", ["hen", "fox"])):
+        data = tmp_path / name
+        data.mkdir()
+        rows = [(f"{name}{label}{i}", f"{word} {filler}", label) for i, filler in enumerate(fillers)
+                for label, word in (("Positive", "good"), ("Negative", "bad"))]
+        write_lines(data / "text", [f"{u} {text}" for u, text, _ in rows])
+        write_lines(data / "utt2rec", [f"{u} {u} 0" for u, _, _ in rows])
+        write_lines(data / "text.sentiment", [f"{u} {label}" for u, _, label in rows])
+    scored = tmp_path / "scored"
+    assert main_probe([str(tmp_path / "train"), str(scored), "--C", "10", "--encoder", "words"]) == 0
+    scores = json.loads(capsys.readouterr().out)[str(scored)]
+    assert scores["majority"] == 0.5 and scores["own_C10"] == scores["own_C10_macro_f1"] == 1.0
+    assert scores["neighbours_C10"] == 0.5  # one-segment recordings: no neighbours, no information

@@ -1,6 +1,9 @@
 """How much of a segment-level label its own text and its neighbours' text carry, as the frozen
 sentence encoder of generative context sees them: a linear probe (logistic regression) trained on
 the sentence embeddings of one data dir and scored on others.
+``--encoder words`` probes binary bags of words instead (the training dir's vocabulary): what a
+text classifier learns from the training labels with perfect transcripts, an upper bound for a
+single-segment speech model trained on the same labels.
 
 If the neighbours' embeddings (generative context's targets, ``text_targets.py``) predict a label
 no better than the majority class, distilling them into c_t cannot help that task, whatever the
@@ -8,14 +11,14 @@ model does. Example (mini_slue sentiment, after stage 4)::
 
     python -m espnet2_ext.context.text_probe dump/raw/train dump/raw/dev dump/raw/test --label text.sentiment
 
-prints JSON: per scored dir, the majority-class accuracy and the probe accuracies on the own and
-the neighbours' embeddings, for each regularisation strength C.
+prints JSON: per scored dir, the majority-class accuracy and the probe accuracies and macro-F1
+on the own and the neighbours' embeddings, for each regularisation strength C.
 """
 
 import argparse
 import json
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -25,9 +28,21 @@ from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.kaldi_files import read_map
 
 Features = Tuple[np.ndarray, np.ndarray, np.ndarray]  # own, neighbours', labels
+Embedder = Callable[[Sequence[str]], np.ndarray]  # texts -> (N, D) float32
+WORDS = "words"  # the --encoder value for bags of words
 
 
-def features(data_dir: Path, label: str, offsets: Sequence[int], encoder: str) -> Features:
+def embedder(encoder: str, train_texts: Sequence[str]) -> Embedder:
+    """The sentence ``encoder``, or for ``words`` binary bags of the training texts' words."""
+    if encoder != WORDS:
+        return lambda texts: embed(texts, encoder)
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(binary=True, token_pattern=r"\S+").fit(train_texts)
+    return lambda texts: vectorizer.transform(texts).toarray().astype(np.float32)
+
+
+def features(data_dir: Path, label: str, offsets: Sequence[int], encode: Embedder) -> Features:
     """Own and neighbours' text embeddings and the labels of a data dir's utterances."""
     texts, labels = read_map(data_dir / "text"), read_map(data_dir / label)
     utts = sorted(labels)
@@ -35,22 +50,26 @@ def features(data_dir: Path, label: str, offsets: Sequence[int], encoder: str) -
     if missing:
         raise DataError(f"{data_dir / 'text'}: no transcript for '{missing[0]}' ({len(missing)} utterances)")
     nmap = NeighbourMap.from_file(data_dir / "utt2rec", valid=set(utts))
-    own = dict(zip(texts, embed(list(texts.values()), encoder)))  # embedded once, for both
+    own = dict(zip(texts, encode(list(texts.values()))))  # embedded once, for both
     neighbours = neighbour_means(own, nmap, utts, offsets)
     return (np.stack([own[u] for u in utts]), np.stack([neighbours[u] for u in utts]),
             np.array([labels[u] for u in utts]))
 
 
 def probe(train: Features, scored: Features, strengths: Sequence[float]) -> Dict[str, float]:
-    """Majority-class and probe accuracies on ``scored`` of probes trained on ``train``."""
+    """Majority-class accuracy, and the accuracies and macro-F1 on ``scored`` of probes trained on
+    ``train``."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
 
     majority = max(np.mean(scored[2] == c) for c in set(train[2]))
     out = {"majority": round(float(majority), 3)}
     for name, column in (("own", 0), ("neighbours", 1)):
         for strength in strengths:
             model = LogisticRegression(max_iter=5000, C=strength).fit(train[column], train[2])
-            out[f"{name}_C{strength:g}"] = round(float(np.mean(model.predict(scored[column]) == scored[2])), 3)
+            predicted = model.predict(scored[column])
+            out[f"{name}_C{strength:g}"] = round(float(np.mean(predicted == scored[2])), 3)
+            out[f"{name}_C{strength:g}_macro_f1"] = round(float(f1_score(scored[2], predicted, average="macro")), 3)
     return out
 
 
@@ -61,13 +80,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("scored", type=Path, nargs="+", help="data dirs they are scored on")
     parser.add_argument("--label", default="text.sentiment", help="the label file in each data dir")
     parser.add_argument("--offsets", type=int, nargs="+", default=[-1, 1], help="the neighbours (context_offsets)")
-    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help="context_text_encoder")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help=f"context_text_encoder, or '{WORDS}' for bags of words")
     parser.add_argument("--C", type=float, nargs="+", default=[0.1, 1.0, 10.0], help="regularisation strengths")
     args = parser.parse_args(argv)
-    train = features(args.train, args.label, args.offsets, args.encoder)
+    encode = embedder(args.encoder, list(read_map(args.train / "text").values()))
+    train = features(args.train, args.label, args.offsets, encode)
     results: Dict[str, Dict[str, float]] = {}
     for data_dir in args.scored:
-        results[str(data_dir)] = probe(train, features(data_dir, args.label, args.offsets, args.encoder), args.C)
+        results[str(data_dir)] = probe(train, features(data_dir, args.label, args.offsets, encode), args.C)
     print(json.dumps(results, indent=1))
     return 0
 
