@@ -14,6 +14,11 @@ words with the same offset, -10, in its own way), so that such hypotheses are pr
 of a frame below ``TOKEN_MIN_LOGP`` are not expanded (the frame's best always is) and hypotheses
 ``BEAM_PRUNE_LOGP`` below the best are dropped (pyctcdecode's defaults; its default beam is 100,
 ours 20 for CPU time). alpha = beta = 0 is the LM-free prefix search.
+
+With a :class:`SpanMarkup` (``asr_inference --ctc_lm_markup``, NER) the search also keeps the
+entity markup well formed, as a grammar would in a WFST decoder: a token that breaks
+``TAG FILL word ... SEP`` is not expanded, and a hypothesis that ends inside a span ranks after
+every one that does not (it is still the answer when the whole beam does).
 """
 
 import math
@@ -56,24 +61,53 @@ def _logaddexp(a: float, b: float) -> float:
     return a if b == -math.inf else a + math.log1p(math.exp(b - a))
 
 
-class _Prefix:
-    """A node of the prefix tree: its tokens, LM context and LM score (children are cached, so
-    the tree's nodes serve as dictionary keys by identity)."""
+class SpanMarkup:
+    """Which token sequences are well-formed entity markup (SLUE NER: ``TAG FILL word ... SEP``).
 
-    __slots__ = ("tokens", "last", "context", "partial", "words_score", "lm_score", "children")
+    A tag opens a span only outside one; ``fill`` follows the tag before any word; ``close`` ends a
+    span that holds a word; spaces are free everywhere. The states below are where a prefix is.
+    """
+
+    OUTSIDE, TAGGED, FILLED, INSIDE = range(4)
+
+    def __init__(self, tags: Collection[str], fill: str, close: str):
+        self.tags, self.fill, self.close = frozenset(tags), fill, close
+
+    def next(self, state: int, label: str) -> Optional[int]:
+        """The state after ``label``; None where the markup forbids it."""
+        if label == SPACE:
+            return state
+        if label in self.tags:
+            return self.TAGGED if state == self.OUTSIDE else None
+        if label == self.fill:
+            return self.FILLED if state == self.TAGGED else None
+        if label == self.close:
+            return self.OUTSIDE if state == self.INSIDE else None
+        if state == self.TAGGED:  # a word char before the fill
+            return None
+        return self.OUTSIDE if state == self.OUTSIDE else self.INSIDE
+
+
+class _Prefix:
+    """A node of the prefix tree: its tokens, LM context, LM score and markup state (children are
+    cached, None for a forbidden token, so the tree's nodes serve as dictionary keys by identity)."""
+
+    __slots__ = ("tokens", "last", "context", "partial", "words_score", "lm_score", "span", "children")
 
     def __init__(self, tokens: Tuple[int, ...], last: int, context: Tuple[str, ...], partial: str,
-                 words_score: float, lm_score: float):
+                 words_score: float, lm_score: float, span: int = SpanMarkup.OUTSIDE):
         self.tokens, self.last, self.context, self.partial = tokens, last, context, partial
         self.words_score, self.lm_score = words_score, lm_score  # lm_score: with the partial word's
-        self.children: Dict[int, "_Prefix"] = {}
+        self.span = span
+        self.children: Dict[int, Optional["_Prefix"]] = {}
 
 
 class WordLMScorer:
-    """The LM part of the hypotheses' scores: alpha, beta and the ARPA model."""
+    """The LM part of the hypotheses' scores: alpha, beta and the ARPA model; and the entity
+    markup they must keep, if any."""
 
-    def __init__(self, lm: ArpaLM, alpha: float, beta: float):
-        self.lm, self.alpha, self.beta = lm, alpha, beta
+    def __init__(self, lm: ArpaLM, alpha: float, beta: float, markup: Optional[SpanMarkup] = None):
+        self.lm, self.alpha, self.beta, self.markup = lm, alpha, beta, markup
         self.context_size = lm.order - 1
 
     def word(self, context: Tuple[str, ...], word: str) -> float:
@@ -82,23 +116,30 @@ class WordLMScorer:
     def root(self) -> _Prefix:
         return _Prefix((), -1, (BOS,), "", 0.0, 0.0)
 
-    def extend(self, prefix: _Prefix, token: int, label: str) -> _Prefix:
-        """``prefix`` + ``token`` (cached in the prefix tree)."""
-        child = prefix.children.get(token)
-        if child is None:
-            tokens = prefix.tokens + (token,)
-            if label == SPACE and prefix.partial:  # a word ends
-                score = prefix.words_score + self.word(prefix.context, prefix.partial) + self.beta
-                child = _Prefix(tokens, token, self.next_context(prefix), "", score, score)
-            elif label == SPACE:  # a space before any word or after another space
-                child = _Prefix(tokens, token, prefix.context, "", prefix.words_score, prefix.words_score)
-            else:
-                partial = prefix.partial + label
-                offset = 0.0 if partial in self.lm.prefixes else self.alpha * UNK_OFFSET
-                child = _Prefix(tokens, token, prefix.context, partial, prefix.words_score,
-                                prefix.words_score + offset)
-            prefix.children[token] = child
-        return child
+    def extend(self, prefix: _Prefix, token: int, label: str) -> Optional[_Prefix]:
+        """``prefix`` + ``token`` (cached in the prefix tree); None if the markup forbids it."""
+        if token not in prefix.children:
+            prefix.children[token] = self._child(prefix, token, label)
+        return prefix.children[token]
+
+    def _child(self, prefix: _Prefix, token: int, label: str) -> Optional[_Prefix]:
+        span = self.markup.next(prefix.span, label) if self.markup else prefix.span
+        if span is None:
+            return None
+        tokens = prefix.tokens + (token,)
+        if label == SPACE and prefix.partial:  # a word ends
+            score = prefix.words_score + self.word(prefix.context, prefix.partial) + self.beta
+            return _Prefix(tokens, token, self.next_context(prefix), "", score, score, span)
+        if label == SPACE:  # a space before any word or after another space
+            return _Prefix(tokens, token, prefix.context, "", prefix.words_score, prefix.words_score, span)
+        partial = prefix.partial + label
+        offset = 0.0 if partial in self.lm.prefixes else self.alpha * UNK_OFFSET
+        return _Prefix(tokens, token, prefix.context, partial, prefix.words_score,
+                       prefix.words_score + offset, span)
+
+    def complete(self, prefix: _Prefix) -> bool:
+        """Whether ``prefix`` may end here: outside any entity span."""
+        return prefix.span == SpanMarkup.OUTSIDE
 
     def final(self, prefix: _Prefix) -> float:
         """The LM score of a whole hypothesis: its last word ended, then ``</s>``."""
@@ -121,6 +162,8 @@ def prefix_beam_search(log_probs: np.ndarray, labels: Sequence[Optional[str]], s
     beams: Dict[_Prefix, Tuple[float, float]] = {scorer.root(): (0.0, -math.inf)}  # (blank, non-blank)
     for frame in np.where(emittable, log_probs, -np.inf):
         candidates = set(np.flatnonzero(frame >= TOKEN_MIN_LOGP).tolist()) | {int(frame.argmax())}
+        if scorer.markup:  # the markup may forbid every candidate but the blank: keep it
+            candidates.add(blank)
         step: Dict[_Prefix, List[float]] = {}
         for prefix, (p_blank, p_nonblank) in beams.items():
             p_total = _logaddexp(p_blank, p_nonblank)
@@ -132,12 +175,14 @@ def prefix_beam_search(log_probs: np.ndarray, labels: Sequence[Optional[str]], s
                 child = scorer.extend(prefix, token, labels[token])
                 if token == prefix.last:  # a repeat collapses unless a blank separates it
                     _add(step, prefix, 1, p_nonblank + p)
-                    _add(step, child, 1, p_blank + p)
-                else:
+                    if child is not None:
+                        _add(step, child, 1, p_blank + p)
+                elif child is not None:
                     _add(step, child, 1, p_total + p)
         beams = _prune(step, beam)
-    best = max(beams, key=lambda pr: _logaddexp(*beams[pr]) + scorer.final(pr))
-    return list(best.tokens), _logaddexp(*beams[best]) + scorer.final(best)
+    scores = {prefix: _logaddexp(*beams[prefix]) + scorer.final(prefix) for prefix in beams}
+    best = max(beams, key=lambda prefix: (scorer.complete(prefix), scores[prefix]))
+    return list(best.tokens), scores[best]
 
 
 def _add(step: Dict[_Prefix, List[float]], prefix: _Prefix, which: int, logp: float) -> None:

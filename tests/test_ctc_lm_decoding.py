@@ -14,7 +14,7 @@ from helpers import write_lines
 
 from espnet2_ext.bin import asr_inference
 from espnet2_ext.bin.asr_inference import GreedyCTCSearch, get_parser, model_nlsyms, search_class
-from espnet2_ext.ctc_lm import CTCWordLMSearch, WordLMScorer, ctc_labels, prefix_beam_search
+from espnet2_ext.ctc_lm import CTCWordLMSearch, SpanMarkup, WordLMScorer, ctc_labels, prefix_beam_search
 from espnet2_ext.recipe import ngram
 from espnet2_ext.tasks import ASRTask
 
@@ -86,6 +86,46 @@ def test_non_linguistic_symbols_are_words_of_the_lm(tmp_path):
     assert greedy == [a, space, c, a, t] and with_lm == [tag, space, c, a, t]
 
 
+MARKUP = SpanMarkup({"TAG"}, "FILL", "SEP")
+
+
+def test_span_markup_allows_only_well_formed_entity_spans():
+    def walk(labels):
+        state = SpanMarkup.OUTSIDE
+        for label in labels:
+            state = MARKUP.next(state, label)
+            if state is None:
+                return None
+        return state
+
+    assert walk(["a", " ", "TAG", " ", "FILL", " ", "c", "a", "t", " ", "SEP", " ", "a"]) == SpanMarkup.OUTSIDE
+    assert walk(["TAG", " ", "FILL", " ", "c"]) == SpanMarkup.INSIDE  # open: may not end here
+    for broken in (["SEP"], ["TAG", "c"], ["TAG", "FILL", "SEP"], ["TAG", "FILL", "c", "TAG"], ["FILL"],
+                   ["TAG", "FILL", "FILL"]):
+        assert walk(broken) is None, broken
+
+
+def test_the_markup_closes_a_span_the_lm_search_would_leave_open(tmp_path):
+    """"TAG FILL cat", then a blank likelier than SEP: the markup search ends the span with SEP."""
+    tokens = ["<blank>", "<unk>", "<space>", "a", "c", "t", "TAG", "FILL", "SEP", "<sos/eos>"]
+    blank, _, space, a, c, t, tag, fill, sep, _ = range(len(tokens))
+    labels = ctc_labels(tokens, nlsyms={"TAG", "FILL", "SEP"})
+    frames = [{tag: 0.9}, {space: 0.9}, {fill: 0.9}, {space: 0.9}, {c: 0.9}, {a: 0.9}, {t: 0.9},
+              {blank: 0.6, sep: 0.35}, {blank: 0.9}]
+    probs = np.full((len(frames), len(tokens)), 0.005)
+    for row, frame in zip(probs, frames):
+        for token, p in frame.items():
+            row[token] = p
+    logp = np.log(probs / probs.sum(axis=1, keepdims=True))
+    path = tmp_path / "2gram.arpa"
+    ngram.write_arpa(ngram.estimate([["TAG", "FILL", "cat", "SEP"], ["a", "cat"]], 2), path)
+    lm = ngram.ArpaLM(path)
+    free, _ = prefix_beam_search(logp, labels, WordLMScorer(lm, 0.0, 0.0), 8)
+    constrained, score = prefix_beam_search(logp, labels, WordLMScorer(lm, 0.0, 0.0, MARKUP), 8)
+    assert free == [tag, space, fill, space, c, a, t]  # the span is left open
+    assert constrained == free + [sep] and np.isfinite(score)
+
+
 def test_the_model_s_non_linguistic_symbols_file_is_read_or_named(tmp_path):
     write_lines(tmp_path / "nlsyms.txt", ["PERSON", "FILL"])
     assert model_nlsyms(argparse.Namespace(non_linguistic_symbols=str(tmp_path / "nlsyms.txt"))) == {"PERSON", "FILL"}
@@ -128,6 +168,11 @@ def test_the_decoding_config_selects_the_lm_search(tmp_path):
     assert search_class(dict(args)).__name__ == "WordLMSpeech2Text"
     with pytest.raises(ValueError, match="choose one"):
         search_class({**args, "ctc_greedy": True})
+    ner = ROOT / "egs2" / "mini_slue" / "asr1" / "conf" / "decode_ner_lm.yaml"
+    ner_args = vars(get_parser().parse_args(["--config", str(ner), *required]))
+    assert ner_args["ctc_lm_markup"] and not args["ctc_lm_markup"]
+    with pytest.raises(ValueError, match="give --ctc_lm too"):
+        search_class({**ner_args, "ctc_lm": None})
     for link in ["mini_slue", "fsdd_digits"]:
         conf = ROOT / "egs2" / link / "asr1" / "conf" / "decode_asr_lm.yaml"
         assert conf.resolve() == (ROOT / "conf" / "decode_asr_lm.yaml").resolve()

@@ -2,7 +2,7 @@
 plus ``--ctc_greedy true``: best-path CTC decoding instead of ESPnet's beam search, or
 ``--ctc_lm <arpa>``: CTC prefix beam search with a word n-gram LM (``espnet2_ext.ctc_lm``, the
 kind of decoding the paper does with pyctcdecode + KenLM; options ``--ctc_lm_alpha``,
-``--ctc_lm_beta``, ``--ctc_lm_beam``). For an early-exit model (``model: early_exit``) it also writes
+``--ctc_lm_beta``, ``--ctc_lm_beam``; ``--ctc_lm_markup`` keeps NER's entity markup well formed). For an early-exit model (``model: early_exit``) it also writes
 ``1best_recog/exit_layer``.
 
 ESPnet decodes a CTC-only model (no attention decoder) with its beam search and CTC prefix
@@ -24,7 +24,8 @@ from espnet2.text.char_tokenizer import CharTokenizer
 from espnet2.utils.types import str2bool
 
 from espnet2_ext.bin.timing import run_timed
-from espnet2_ext.ctc_lm import CTCWordLMSearch, WordLMScorer
+from espnet2_ext.corpora.slue_metrics import FILL, SEP
+from espnet2_ext.ctc_lm import CTCWordLMSearch, SpanMarkup, WordLMScorer
 from espnet2_ext.fastinf.early_exit import EXIT_LAYER_FILE, EarlyExitASRModel
 from espnet2_ext.kaldi_files import iter_lines, write_map
 from espnet2_ext.recipe.ngram import ArpaLM
@@ -60,17 +61,21 @@ def with_greedy_ctc(base: type) -> type:
     return GreedySpeech2Text
 
 
-def with_ctc_word_lm(base: type, lm_path: str, alpha: float, beta: float, beam: int) -> type:
+def with_ctc_word_lm(base: type, lm_path: str, alpha: float, beta: float, beam: int, markup: bool = False) -> type:
     """Subclass a Speech2Text class so that it decodes with ``CTCWordLMSearch`` (the ARPA file is
-    read once per process, with the model: not part of the timed decoding)."""
+    read once per process, with the model: not part of the timed decoding); with ``markup``, the
+    hypotheses keep SLUE's entity markup well formed (the model's non-linguistic symbols are its
+    tags, FILL and SEP)."""
 
     class WordLMSpeech2Text(base):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             model = self.asr_model
-            scorer = WordLMScorer(ArpaLM(lm_path), alpha, beta)
+            nlsyms = model_nlsyms(self.asr_train_args)
+            spans = SpanMarkup(nlsyms - {FILL, SEP}, FILL, SEP) if markup else None
+            scorer = WordLMScorer(ArpaLM(lm_path), alpha, beta, spans)
             self.beam_search = CTCWordLMSearch(model.ctc, model.sos, model.eos, model.token_list, scorer,
-                                               beam, model.blank_id, model_nlsyms(self.asr_train_args))
+                                               beam, model.blank_id, nlsyms)
 
     return WordLMSpeech2Text
 
@@ -91,11 +96,14 @@ def model_nlsyms(train_args) -> Set[str]:
 def search_class(kwargs: dict) -> type:
     """The Speech2Text class of the search the options select (and pop from ``kwargs``)."""
     greedy = kwargs.pop("ctc_greedy")
-    lm_path, alpha, beta, beam = (kwargs.pop(k) for k in ("ctc_lm", "ctc_lm_alpha", "ctc_lm_beta", "ctc_lm_beam"))
+    lm_path, alpha, beta, beam, markup = (
+        kwargs.pop(k) for k in ("ctc_lm", "ctc_lm_alpha", "ctc_lm_beta", "ctc_lm_beam", "ctc_lm_markup"))
     if greedy and lm_path:
         raise ValueError("--ctc_greedy and --ctc_lm are two searches: choose one")
+    if markup and not lm_path:
+        raise ValueError("--ctc_lm_markup constrains the --ctc_lm search: give --ctc_lm too")
     if lm_path:
-        return with_ctc_word_lm(stock.Speech2Text, lm_path, alpha, beta, beam)
+        return with_ctc_word_lm(stock.Speech2Text, lm_path, alpha, beta, beam, markup)
     return with_greedy_ctc(stock.Speech2Text) if greedy else stock.Speech2Text
 
 
@@ -136,6 +144,8 @@ def get_parser():
     parser.add_argument("--ctc_lm_alpha", type=float, default=0.5, help="weight of the word LM's ln-probability")
     parser.add_argument("--ctc_lm_beta", type=float, default=1.0, help="bonus per word (with --ctc_lm)")
     parser.add_argument("--ctc_lm_beam", type=int, default=20, help="beam width of the --ctc_lm search")
+    parser.add_argument("--ctc_lm_markup", type=str2bool, default=False,
+                        help="with --ctc_lm: keep SLUE's entity markup (TAG FILL words SEP) well formed in the hypotheses")
     return parser
 
 
