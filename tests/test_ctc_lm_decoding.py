@@ -169,8 +169,9 @@ def test_the_decoding_config_selects_the_lm_search(tmp_path):
     with pytest.raises(ValueError, match="choose one"):
         search_class({**args, "ctc_greedy": True})
     ner = ROOT / "egs2" / "mini_slue" / "asr1" / "conf" / "decode_ner_lm.yaml"
-    ner_args = vars(get_parser().parse_args(["--config", str(ner), *required]))
+    ner_args = vars(get_parser().parse_args(["--config", str(ner), "--ctc_lm_markup", "true", *required]))
     assert ner_args["ctc_lm_markup"] and not args["ctc_lm_markup"]
+    assert search_class(dict(ner_args)).__name__ == "WordLMSpeech2Text"
     with pytest.raises(ValueError, match="give --ctc_lm too"):
         search_class({**ner_args, "ctc_lm": None})
     for link in ["mini_slue", "fsdd_digits"]:
