@@ -2,8 +2,8 @@
 plus ``--ctc_greedy true``: best-path CTC decoding instead of ESPnet's beam search, or
 ``--ctc_lm <arpa>``: CTC prefix beam search with a word n-gram LM (``espnet2_ext.ctc_lm``, the
 kind of decoding the paper does with pyctcdecode + KenLM; options ``--ctc_lm_alpha``,
-``--ctc_lm_beta``, ``--ctc_lm_beam``; ``--ctc_lm_markup`` keeps NER's entity markup well formed). For an early-exit model (``model: early_exit``) it also writes
-``1best_recog/exit_layer``.
+``--ctc_lm_beta``, ``--ctc_lm_beam``; ``--ctc_lm_markup`` keeps NER's entity markup well formed).
+For an early-exit model (``model: early_exit``) it also writes ``1best_recog/exit_layer``.
 
 ESPnet decodes a CTC-only model (no attention decoder) with its beam search and CTC prefix
 scorer, which rescans all T frames for every output token, so that search, not the encoder,
@@ -145,7 +145,7 @@ def get_parser():
     parser.add_argument("--ctc_lm_beta", type=float, default=1.0, help="bonus per word (with --ctc_lm)")
     parser.add_argument("--ctc_lm_beam", type=int, default=20, help="beam width of the --ctc_lm search")
     parser.add_argument("--ctc_lm_markup", type=str2bool, default=False,
-                        help="with --ctc_lm: keep SLUE's entity markup (TAG FILL words SEP) well formed in the hypotheses")
+                        help="with --ctc_lm: keep SLUE's entity markup (TAG FILL words SEP) well formed")
     return parser
 
 

@@ -80,7 +80,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("scored", type=Path, nargs="+", help="data dirs they are scored on")
     parser.add_argument("--label", default="text.sentiment", help="the label file in each data dir")
     parser.add_argument("--offsets", type=int, nargs="+", default=[-1, 1], help="the neighbours (context_offsets)")
-    parser.add_argument("--encoder", default=DEFAULT_ENCODER, help=f"context_text_encoder, or '{WORDS}' for bags of words")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER,
+                        help=f"context_text_encoder, or '{WORDS}' for bags of words")
     parser.add_argument("--C", type=float, nargs="+", default=[0.1, 1.0, 10.0], help="regularisation strengths")
     args = parser.parse_args(argv)
     encode = embedder(args.encoder, list(read_map(args.train / "text").values()))
