@@ -2,8 +2,8 @@
 sentence encoder of generative context sees them: a linear probe (logistic regression) trained on
 the sentence embeddings of one data dir and scored on others.
 ``--encoder words`` probes binary bags of words instead (the training dir's vocabulary): what a
-text classifier learns from the training labels with perfect transcripts, an upper bound for a
-single-segment speech model trained on the same labels.
+text classifier learns from the training labels with perfect transcripts: where the labels live
+in the words alone (as in mini_slue), what a single-segment speech model can hope to reach.
 
 If the neighbours' embeddings (generative context's targets, ``text_targets.py``) predict a label
 no better than the majority class, distilling them into c_t cannot help that task, whatever the
