@@ -22,6 +22,15 @@ def audio_samples(model: Any, speech: Any) -> int:
 Waves = Tuple[torch.Tensor, torch.Tensor]  # padded (B, samples) waves and their lengths
 
 
+def valid_samples(lengths: torch.Tensor, maxlen: int) -> torch.Tensor:
+    """(B, maxlen) bool, True at each utterance's samples, False in its padding.
+
+    ESPnet 202511's ``make_pad_mask`` computes this through a (maxlen + 1)^2 matrix (its
+    ONNX-traceable path): 25.6 GB for 10 s of 16 kHz audio. This costs B x maxlen.
+    """
+    return torch.arange(maxlen, device=lengths.device)[None, :] < lengths[:, None]
+
+
 def pick_waves(mask: torch.Tensor, when_true: Waves, when_false: Waves) -> Waves:
     """Per item, the wave (and length) of ``when_true`` where ``mask`` else of ``when_false``,
     re-padded to the longest chosen (a method's two views of one batch: SCORE, rewiring)."""

@@ -5,7 +5,9 @@ import math
 import pytest
 import torch
 import torchaudio
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 
+from espnet2_ext.audio import valid_samples
 from espnet2_ext.upstream.downsample import (
     AvgPoolDownsampler,
     ConvDownsampler,
@@ -98,3 +100,13 @@ def test_options_and_their_errors():
         build_downsampler("sd", 1)
     with pytest.raises(ValueError, match="would skip samples"):
         build_downsampler("av", 6, {"kernel_size": 4})
+
+
+def test_the_padding_mask_is_linear_in_the_audio_length():
+    """valid_samples is ESPnet's ~make_pad_mask without its (maxlen + 1)^2 matrix, which for the
+    minute of padded audio below would need 3.7 TB: the downsampler pads and masks it at once."""
+    lengths = torch.tensor([3, 1, 4])
+    assert torch.equal(valid_samples(lengths, 5), ~make_pad_mask(lengths, maxlen=5))
+    minute = 60 * 16000
+    out, out_len = build_downsampler("av", 3)(torch.randn(2, minute), torch.tensor([minute, minute // 2]))
+    assert out.shape[1] == int(out_len[0]) and not out[1, int(out_len[1]):].any()

@@ -11,12 +11,13 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 import torchaudio
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
+
+from espnet2_ext.audio import valid_samples
 
 
 def _valid(wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """``wave`` with every sample at or beyond its utterance's length set to zero."""
-    return wave * (~make_pad_mask(lengths, maxlen=wave.size(1))).to(wave.device, wave.dtype)
+    return wave * valid_samples(lengths.to(wave.device), wave.size(1)).to(wave.dtype)
 
 
 def lowpass_kernel(kernel_size: int, cutoff: float) -> torch.Tensor:

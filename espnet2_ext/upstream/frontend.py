@@ -9,10 +9,10 @@ import itertools
 from typing import Any, Callable, ContextManager, Dict, Iterator, Optional, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from typeguard import typechecked
 
+from espnet2_ext.audio import valid_samples
 from espnet2_ext.upstream.checkpoints import load_upstream
 from espnet2_ext.upstream.cnn import padding_aware_features
 from espnet2_ext.upstream.downsample import build_downsampler
@@ -200,7 +200,7 @@ def _has_trainable(module: Optional[torch.nn.Module]) -> bool:
 
 def _normalize(wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Per-utterance zero-mean, unit-variance over valid samples; padding stays zero."""
-    mask = (~make_pad_mask(lengths, maxlen=wave.size(1))).to(wave.device)
+    mask = valid_samples(lengths.to(wave.device), wave.size(1))
     count = lengths.clamp(min=1)[:, None].to(wave.dtype)
     mean = (wave * mask).sum(1, keepdim=True) / count
     var = (((wave - mean) * mask) ** 2).sum(1, keepdim=True) / count
