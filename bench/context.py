@@ -36,7 +36,6 @@ import logging
 import statistics
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -45,6 +44,7 @@ import numpy as np
 import torch
 import yaml
 
+from bench.timing import round_robin
 from espnet2_ext.context.data import frame_stride, injected_audio
 from espnet2_ext.tasks import ASRTask
 from espnet2_ext.upstream.architectures import ARCHITECTURES
@@ -158,24 +158,12 @@ def train_step(system: System) -> None:
     system.optimizer.step()
 
 
-def timed(run: Callable[[], None], device: str) -> float:
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    run()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
-
-
 def rounds(systems: Sequence[System], count: int, run: Callable[[System], None], record: Optional[str],
            device: str) -> None:
-    """``count`` rounds of ``run`` on every system, rotated; times appended to ``record``."""
-    for r in range(count):
-        for s in list(systems[r % len(systems):]) + list(systems[: r % len(systems)]):
-            elapsed = timed(lambda: run(s), device)
-            if record:
-                getattr(s, record).append(elapsed)
+    """``count`` round-robin rounds of ``run`` on every system; times appended to ``record``."""
+    for s, times in zip(systems, round_robin(systems, count, run, device)):
+        if record:
+            getattr(s, record).extend(times)
 
 
 def measure(systems: Sequence[System], args: argparse.Namespace) -> None:

@@ -25,7 +25,6 @@ relative to float32 ``none`` of the same architecture. ``gflops`` (2 x MACs / ti
 from espnet2_ext import offline  # noqa: F401  (before any espnet2 import)
 
 import argparse
-import copy
 import json
 import logging
 import statistics
@@ -39,7 +38,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import transformers
 
+from bench.timing import round_robin
 from espnet2_ext.fastinf.macs import count_macs, encoder_macs
+from espnet2_ext.fastinf.precision import PRECISIONS, int8_dynamic
 from espnet2_ext.upstream.architectures import ARCHITECTURES, build_architecture
 from espnet2_ext.upstream.checkpoints import export_upstream
 from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
@@ -47,7 +48,6 @@ from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_UPSTREAM = ROOT / "egs2" / "mini_slue" / "ssl1" / "pretrained" / "upstream.pth"
 FS = 16000
-PRECISIONS = ("fp32", "bf16", "int8")
 PEAK_SIZE = 2048  # the square nn.Linear whose speed is the machine's peak
 # transformers configs of the named architectures (its defaults are HuBERT-Base's).
 HF_MODELS: Dict[str, Tuple[type, transformers.PretrainedConfig]] = {
@@ -117,12 +117,6 @@ def strategy_options(num_layers: int) -> List[Tuple[str, int, Dict]]:
     return options
 
 
-def int8_dynamic(module: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``module`` with every nn.Linear quantised to int8 weights (activations quantised
-    on the fly), as torch's dynamic quantisation does it."""
-    return torch.ao.quantization.quantize_dynamic(copy.deepcopy(module), {torch.nn.Linear}, dtype=torch.qint8)
-
-
 def in_precision(
     frontend: SSLUpstreamFrontend, src: Source, options: Dict, precision: str, int8_upstream: torch.nn.Module
 ) -> SSLUpstreamFrontend:
@@ -175,16 +169,10 @@ def strategies(arch: str, src: Source, wave: torch.Tensor) -> List[Strategy]:
 
 
 def measure(runs: Sequence[Strategy], repeats: int, warmup: int) -> None:
-    """Round-robin timing; the starting strategy moves by one each round."""
     with torch.inference_mode():
-        for _ in range(warmup):
-            for s in runs:
-                s.run()
-        for r in range(repeats):
-            for s in runs[r % len(runs):] + runs[: r % len(runs)]:
-                start = time.perf_counter()
-                s.run()
-                s.times.append(time.perf_counter() - start)
+        round_robin(runs, warmup, lambda s: s.run())
+        for s, times in zip(runs, round_robin(runs, repeats, lambda s: s.run())):
+            s.times.extend(times)
 
 
 def linear_peak_gflops(precision: str, repeats: int, size: int = PEAK_SIZE) -> float:

@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-import yaml
-from context_tiny import TINY_FRONTEND, build
+from context_tiny import TINY_FRONTEND, build, save_exp_dir
 from helpers import write_lines
 
 from espnet2_ext.bin import asr_inference
 from espnet2_ext.errors import DataError
 from espnet2_ext.fastinf.early_exit import EarlyExitASRModel, mean_cosine, mean_entropy, mean_exit_layer
-from espnet2_ext.tasks import ASRTask
 
 NUM_LAYERS = 4
 FOUR_LAYERS = {**TINY_FRONTEND, "arch_conf": {**TINY_FRONTEND["arch_conf"], "encoder_num_layers": NUM_LAYERS}}
@@ -197,11 +195,7 @@ def test_exit_layers_are_paired_with_the_decoded_keys_in_order(tmp_path):
 def test_decoding_program_writes_the_exit_layer_of_each_utterance(tmp_path):
     model = early_exit(tmp_path / "exp")
     fix_ctc_posteriors(model, [0.0, 0, 8.0, 0, 0])  # confident: every utterance exits at layer 2
-    args = ASRTask.get_parser().parse_args(["--config", str(tmp_path / "exp" / "conf.yaml"), "--token_type", "char",
-                                            "--output_dir", str(tmp_path / "exp")])
-    args.token_list = (tmp_path / "exp" / "tokens.txt").read_text().split()  # as training saves it
-    (tmp_path / "exp" / "config.yaml").write_text(yaml.safe_dump(vars(args)))
-    torch.save(model.state_dict(), tmp_path / "exp" / "model.pth")
+    save_exp_dir(tmp_path / "exp", model)
     rng = np.random.RandomState(0)
     utts = ["u1", "u2", "u3"]
     for k, utt in enumerate(utts):

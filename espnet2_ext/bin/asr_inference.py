@@ -4,6 +4,8 @@ plus ``--ctc_greedy true``: best-path CTC decoding instead of ESPnet's beam sear
 kind of decoding the paper does with pyctcdecode + KenLM; options ``--ctc_lm_alpha``,
 ``--ctc_lm_beta``, ``--ctc_lm_beam``; ``--ctc_lm_markup`` keeps NER's entity markup well formed).
 For an early-exit model (``model: early_exit``) it also writes ``1best_recog/exit_layer``.
+``--upstream_precision fp32|bf16|int8`` runs the upstream in that precision instead of the one it
+was trained with (``espnet2_ext.fastinf.precision``).
 
 ESPnet decodes a CTC-only model (no attention decoder) with its beam search and CTC prefix
 scorer, which rescans all T frames for every output token, so that search, not the encoder,
@@ -27,6 +29,7 @@ from espnet2_ext.bin.timing import run_timed
 from espnet2_ext.corpora.slue_metrics import FILL, SEP
 from espnet2_ext.ctc_lm import CTCWordLMSearch, SpanMarkup, WordLMScorer
 from espnet2_ext.fastinf.early_exit import EXIT_LAYER_FILE, EarlyExitASRModel
+from espnet2_ext.fastinf.precision import PRECISIONS, set_upstream_precision
 from espnet2_ext.kaldi_files import iter_lines, write_map
 from espnet2_ext.recipe.ngram import ArpaLM
 
@@ -121,6 +124,20 @@ def recording_exit_layers(base: type, layers: List[int]) -> type:
     return ExitLayerSpeech2Text
 
 
+def with_upstream_precision(base: type, precision: Optional[str]) -> type:
+    """Subclass a Speech2Text class so that its model's upstream runs in ``precision`` (None: as
+    trained)."""
+    if precision is None:
+        return base
+
+    class PrecisionSpeech2Text(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            set_upstream_precision(self.asr_model.frontend, precision)
+
+    return PrecisionSpeech2Text
+
+
 def write_exit_layers(result_dir: Path, layers: List[int]) -> None:
     """``result_dir/exit_layer``: the layers, in call order, paired with the keys the stock
     program wrote to ``result_dir/token`` in the same order (one utterance per call)."""
@@ -146,6 +163,8 @@ def get_parser():
     parser.add_argument("--ctc_lm_beam", type=int, default=20, help="beam width of the --ctc_lm search")
     parser.add_argument("--ctc_lm_markup", type=str2bool, default=False,
                         help="with --ctc_lm: keep SLUE's entity markup (TAG FILL words SEP) well formed")
+    parser.add_argument("--upstream_precision", choices=PRECISIONS, default=None,
+                        help="run the ssl_upstream frontend's upstream in this precision (default: as trained)")
     return parser
 
 
@@ -153,7 +172,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     argv: List[str] = list(cmd) if cmd is not None else sys.argv[1:]
     kwargs = vars(get_parser().parse_args(argv))
     kwargs.pop("config", None)
-    base = search_class(kwargs)
+    base = with_upstream_precision(search_class(kwargs), kwargs.pop("upstream_precision"))
     exit_layers: List[int] = []
     base = recording_exit_layers(base, exit_layers)
     run_timed(stock, "Speech2Text", "asr_model", argv, run=functools.partial(stock.inference, **kwargs), base=base)
