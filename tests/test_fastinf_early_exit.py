@@ -184,17 +184,41 @@ def test_mean_exit_layer(tmp_path):
         mean_exit_layer(write_lines(tmp_path / "bad", ["a 3", "b x"]))
 
 
-def test_exit_layers_are_paired_with_the_decoded_keys_in_order(tmp_path):
+def test_exits_are_paired_with_the_decoded_keys_in_order(tmp_path):
     write_lines(tmp_path / "token", ["u2 a b", "u1 ", "u3 b"])
-    asr_inference.write_exit_layers(tmp_path, [3, 2, 4])
+    asr_inference.write_exits(tmp_path, [(3, "entropy 0.1"), (2, "entropy 0.1"), (4, "entropy 0.1")])
     assert (tmp_path / "exit_layer").read_text() == "u1 2\nu2 3\nu3 4\n"
+    assert (tmp_path / "exit_rule").read_text() == "u1 entropy 0.1\nu2 entropy 0.1\nu3 entropy 0.1\n"
     with pytest.raises(RuntimeError, match="2 exit layers for 3 decoded utterances"):
-        asr_inference.write_exit_layers(tmp_path, [3, 2])
+        asr_inference.write_exits(tmp_path, [(3, "none"), (2, "none")])
 
 
-def test_decoding_program_writes_the_exit_layer_of_each_utterance(tmp_path):
+def test_the_exit_rule_can_be_changed_for_decoding(tmp_path):
+    model = early_exit(tmp_path)
+    model.set_exit_rule("similarity")
+    assert (model.exit_criterion, model.exit_threshold, model.exit_rule) == ("similarity", 0.95, "similarity 0.95")
+    model.set_exit_rule("none")
+    assert model.exit_rule == "none"
+    with pytest.raises(ValueError, match="exit_criterion must be one of"):
+        model.set_exit_rule("margin")
+
+    class NotEarlyExit:
+        def __init__(self):
+            self.asr_model = torch.nn.Linear(2, 2)
+
+    assert asr_inference.with_exit_rule(NotEarlyExit, None, None) is NotEarlyExit  # as trained
+    with pytest.raises(ValueError, match="apply to early-exit models .* this model is Linear"):
+        asr_inference.with_exit_rule(NotEarlyExit, None, 0.5)()
+
+
+@pytest.mark.parametrize("options,layer,rule", [
+    ([], 2, "entropy 0.1"),  # as trained: confident, so every utterance exits at layer 2
+    (["--exit_threshold", "0"], 4, "entropy 0"),  # no entropy is below 0: the last exit
+    (["--exit_criterion", "none"], 4, "none"),
+])
+def test_decoding_program_writes_the_exit_of_each_utterance(tmp_path, options, layer, rule):
     model = early_exit(tmp_path / "exp")
-    fix_ctc_posteriors(model, [0.0, 0, 8.0, 0, 0])  # confident: every utterance exits at layer 2
+    fix_ctc_posteriors(model, [0.0, 0, 8.0, 0, 0])  # confident: mean entropy about 0.007 nats
     save_exp_dir(tmp_path / "exp", model)
     rng = np.random.RandomState(0)
     utts = ["u1", "u2", "u3"]
@@ -204,8 +228,9 @@ def test_decoding_program_writes_the_exit_layer_of_each_utterance(tmp_path):
     asr_inference.main([f"--data_path_and_name_and_type={tmp_path / 'wav.scp'},speech,sound",
                         "--asr_train_config", str(tmp_path / "exp" / "config.yaml"), "--asr_model_file",
                         str(tmp_path / "exp" / "model.pth"), "--output_dir", str(tmp_path / "out"),
-                        "--ctc_greedy", "true"])
+                        "--ctc_greedy", "true", *options])
     result = tmp_path / "out" / "1best_recog"
-    assert (result / "exit_layer").read_text() == "u1 2\nu2 2\nu3 2\n"
+    assert (result / "exit_layer").read_text() == "".join(f"{u} {layer}\n" for u in utts)
+    assert (result / "exit_rule").read_text() == "".join(f"{u} {rule}\n" for u in utts)
     assert (result / "text").read_text() == "u1 a\nu2 a\nu3 a\n"  # token 2 on every frame
-    assert mean_exit_layer(result / "exit_layer") == 2
+    assert mean_exit_layer(result / "exit_layer") == layer

@@ -2,7 +2,7 @@
 
 import argparse
 
-from test_recipe_results import WER, build_compute_tree, decode, put
+from test_recipe_results import WER, build_compute_tree, decode, macs, put
 
 from espnet2_ext.fastinf.plugin import PLUGIN
 from espnet2_ext.fastinf.report import (
@@ -33,7 +33,7 @@ def systems(root, options):
 def options(baseline="asr_base", decode_set="test", **kw):
     return argparse.Namespace(baseline=baseline, compute_set=decode_set, compute_metric=kw.get("metrics", ["wer"]),
                               threshold=kw.get("threshold", 1.0), pareto=kw.get("pareto"),
-                              compute_systems=kw.get("systems", "*"))
+                              compute_systems=kw.get("systems", "*"), exit_curve=kw.get("exit_curve"))
 
 
 def test_fast_inference_table_against_the_baseline(tmp_path):
@@ -144,3 +144,33 @@ def test_point_labels_join_points_that_would_overlap():
     assert point_labels(found, [s.label for s in found]) == [
         ((0.090, 65.0), "cl4"), ((0.121, 63.44), "sd3 / cl3"), ((0.382, 54.8), "default")]
     assert point_labels(found[:1], ["sd3"]) == [((0.121, 63.44), "sd3")]  # one point: no span
+
+
+def test_an_early_exit_threshold_sweep_gets_its_curve(tmp_path):
+    build_compute_tree(tmp_path / "exp")
+    # asr_ee decoded by three more rules (its stage-12 decode dir has no exit_rule: not in the curve)
+    for tag, rule, layers, wer in [("ent0.5", "entropy 0.5", [3, 3, 4, 4], 10.9), ("none", "none", [4] * 4, 10.2),
+                                   ("ent0.1", "entropy 0.1", [4, 4, 4, 3], 10.3)]:
+        d = tmp_path / "exp" / "asr_ee" / f"decode_{tag}" / "test"
+        put(d / "score_wer" / "result.json", {**WER, "err": wer})
+        put(d / "macs.json", macs(1.5))
+        put(d / "exit_layer", "".join(f"u{i} {layer}\n" for i, layer in enumerate(layers)))
+        put(d / "exit_rule", "".join(f"u{i} {rule}\n" for i in range(len(layers))))
+    out, png = tmp_path / "RESULTS.md", tmp_path / "exit.png"
+    assert main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base", "--exit_curve", str(png)]) == 0
+    lines = out.read_text().splitlines()
+    start = lines.index("### Early exit: the threshold curve, test")
+    table = lines.index("`asr_ee`:", start) + 2
+    assert lines[table:table + 5] == [
+        "|exit rule|mean exit layer|WER|CPU decode time (s)|", "|---|---|---|---|",
+        "|entropy 0.1|3.75|10.30|-|", "|entropy 0.5|3.50|10.90|-|", "|none|4.00|10.20|-|"]
+    assert "![WER against the mean exit layer](exit.png)" in lines
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_exit_rule_per_experiment_is_no_curve(tmp_path):
+    build_compute_tree(tmp_path / "exp")  # asr_ee: one decode dir, without exit_rule
+    out = tmp_path / "RESULTS.md"
+    assert main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base",
+                 "--exit_curve", str(tmp_path / "exit.png")]) == 0
+    assert "threshold curve" not in out.read_text() and not (tmp_path / "exit.png").exists()

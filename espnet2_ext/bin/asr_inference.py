@@ -3,7 +3,9 @@ plus ``--ctc_greedy true``: best-path CTC decoding instead of ESPnet's beam sear
 ``--ctc_lm <arpa>``: CTC prefix beam search with a word n-gram LM (``espnet2_ext.ctc_lm``, the
 kind of decoding the paper does with pyctcdecode + KenLM; options ``--ctc_lm_alpha``,
 ``--ctc_lm_beta``, ``--ctc_lm_beam``; ``--ctc_lm_markup`` keeps NER's entity markup well formed).
-For an early-exit model (``model: early_exit``) it also writes ``1best_recog/exit_layer``.
+For an early-exit model (``model: early_exit``) it also writes ``1best_recog/exit_layer`` and
+``1best_recog/exit_rule``; ``--exit_criterion``/``--exit_threshold`` decode it by another rule
+than the one it was trained with (a threshold sweep).
 ``--upstream_precision fp32|bf16|int8`` runs the upstream in that precision instead of the one it
 was trained with (``espnet2_ext.fastinf.precision``).
 
@@ -18,7 +20,7 @@ import functools
 import sys
 from itertools import groupby
 from pathlib import Path
-from typing import List, Optional, Sequence, Set
+from typing import List, Optional, Sequence, Set, Tuple
 
 import torch
 from espnet.nets.beam_search import Hypothesis
@@ -28,7 +30,7 @@ from espnet2.utils.types import str2bool
 from espnet2_ext.bin.timing import run_timed
 from espnet2_ext.corpora.slue_metrics import FILL, SEP
 from espnet2_ext.ctc_lm import CTCWordLMSearch, SpanMarkup, WordLMScorer
-from espnet2_ext.fastinf.early_exit import EXIT_LAYER_FILE, EarlyExitASRModel
+from espnet2_ext.fastinf.early_exit import CRITERIA, EXIT_LAYER_FILE, EXIT_RULE_FILE, EarlyExitASRModel
 from espnet2_ext.fastinf.precision import PRECISIONS, set_upstream_precision
 from espnet2_ext.kaldi_files import iter_lines, write_map
 from espnet2_ext.recipe.ngram import ArpaLM
@@ -110,20 +112,6 @@ def search_class(kwargs: dict) -> type:
     return with_greedy_ctc(stock.Speech2Text) if greedy else stock.Speech2Text
 
 
-def recording_exit_layers(base: type, layers: List[int]) -> type:
-    """Subclass a Speech2Text class so that each call on an early-exit model appends the layer
-    its utterance exited at to ``layers``."""
-
-    class ExitLayerSpeech2Text(base):
-        def __call__(self, *args, **kwargs):
-            result = super().__call__(*args, **kwargs)
-            if isinstance(self.asr_model, EarlyExitASRModel):
-                layers.append(self.asr_model.last_exit_layer)
-            return result
-
-    return ExitLayerSpeech2Text
-
-
 def with_upstream_precision(base: type, precision: Optional[str]) -> type:
     """Subclass a Speech2Text class so that its model's upstream runs in ``precision`` (None: as
     trained)."""
@@ -138,13 +126,47 @@ def with_upstream_precision(base: type, precision: Optional[str]) -> type:
     return PrecisionSpeech2Text
 
 
-def write_exit_layers(result_dir: Path, layers: List[int]) -> None:
-    """``result_dir/exit_layer``: the layers, in call order, paired with the keys the stock
-    program wrote to ``result_dir/token`` in the same order (one utterance per call)."""
+def with_exit_rule(base: type, criterion: Optional[str], threshold: Optional[float]) -> type:
+    """Subclass a Speech2Text class so that its early-exit model exits by ``criterion`` (None: the
+    trained one) at ``threshold`` (None: the criterion's default); both None: ``base`` itself."""
+    if criterion is None and threshold is None:
+        return base
+
+    class ExitRuleSpeech2Text(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            model = self.asr_model
+            if not isinstance(model, EarlyExitASRModel):
+                raise ValueError("--exit_criterion and --exit_threshold apply to early-exit models "
+                                 f"(model: early_exit); this model is {type(model).__name__}")
+            model.set_exit_rule(criterion or model.exit_criterion, threshold)
+
+    return ExitRuleSpeech2Text
+
+
+def recording_exits(base: type, exits: List[Tuple[int, str]]) -> type:
+    """Subclass a Speech2Text class so that each call on an early-exit model appends to ``exits``
+    the layer its utterance exited at and the rule it exited by."""
+
+    class ExitLayerSpeech2Text(base):
+        def __call__(self, *args, **kwargs):
+            result = super().__call__(*args, **kwargs)
+            if isinstance(self.asr_model, EarlyExitASRModel):
+                exits.append((self.asr_model.last_exit_layer, self.asr_model.exit_rule))
+            return result
+
+    return ExitLayerSpeech2Text
+
+
+def write_exits(result_dir: Path, exits: List[Tuple[int, str]]) -> None:
+    """``result_dir/exit_layer`` and ``result_dir/exit_rule``: the exits, in call order, paired
+    with the keys the stock program wrote to ``result_dir/token`` in the same order (one utterance
+    per call)."""
     keys = [key for _, key, _ in iter_lines(result_dir / "token")]
-    if len(keys) != len(layers):
-        raise RuntimeError(f"{len(layers)} exit layers for {len(keys)} decoded utterances in {result_dir}")
-    write_map(result_dir / EXIT_LAYER_FILE, {key: str(layer) for key, layer in zip(keys, layers)})
+    if len(keys) != len(exits):
+        raise RuntimeError(f"{len(exits)} exit layers for {len(keys)} decoded utterances in {result_dir}")
+    write_map(result_dir / EXIT_LAYER_FILE, {key: str(layer) for key, (layer, _) in zip(keys, exits)})
+    write_map(result_dir / EXIT_RULE_FILE, {key: rule for key, (_, rule) in zip(keys, exits)})
 
 
 def get_parser():
@@ -163,6 +185,10 @@ def get_parser():
     parser.add_argument("--ctc_lm_beam", type=int, default=20, help="beam width of the --ctc_lm search")
     parser.add_argument("--ctc_lm_markup", type=str2bool, default=False,
                         help="with --ctc_lm: keep SLUE's entity markup (TAG FILL words SEP) well formed")
+    parser.add_argument("--exit_criterion", choices=CRITERIA, default=None,
+                        help="early-exit models: exit by this criterion (default: as trained)")
+    parser.add_argument("--exit_threshold", type=float, default=None,
+                        help="early-exit models: at this threshold (default: the criterion's, 0.10 or 0.95)")
     parser.add_argument("--upstream_precision", choices=PRECISIONS, default=None,
                         help="run the ssl_upstream frontend's upstream in this precision (default: as trained)")
     return parser
@@ -173,11 +199,12 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     kwargs = vars(get_parser().parse_args(argv))
     kwargs.pop("config", None)
     base = with_upstream_precision(search_class(kwargs), kwargs.pop("upstream_precision"))
-    exit_layers: List[int] = []
-    base = recording_exit_layers(base, exit_layers)
+    base = with_exit_rule(base, kwargs.pop("exit_criterion"), kwargs.pop("exit_threshold"))
+    exits: List[Tuple[int, str]] = []
+    base = recording_exits(base, exits)
     run_timed(stock, "Speech2Text", "asr_model", argv, run=functools.partial(stock.inference, **kwargs), base=base)
-    if exit_layers:
-        write_exit_layers(Path(kwargs["output_dir"]) / "1best_recog", exit_layers)
+    if exits:
+        write_exits(Path(kwargs["output_dir"]) / "1best_recog", exits)
 
 
 if __name__ == "__main__":

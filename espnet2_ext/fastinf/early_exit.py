@@ -23,8 +23,10 @@ The last exit layer always exits. Fit to ESPnet, and where this differs from the
   (``encoder: linear``, ``input_layer: null``) and is not called; specaug, normalize,
   preencoder, postencoder and attention decoders are not supported.
 * ``encode()`` leaves the chosen layer (1-based) in ``last_exit_layer``;
-  ``espnet2_ext.bin.asr_inference`` writes it per utterance to ``1best_recog/exit_layer`` and
-  ``mean_exit_layer`` averages that file (the paper logs the mean exit layer).
+  ``espnet2_ext.bin.asr_inference`` writes it per utterance to ``1best_recog/exit_layer``, with
+  the rule it was decoded by (``--exit_criterion``, ``--exit_threshold``: a threshold sweep decodes
+  one model several times) to ``1best_recog/exit_rule``; ``mean_exit_layer`` averages the former
+  (the paper logs the mean exit layer).
 """
 
 import itertools
@@ -45,6 +47,7 @@ MODEL_NAME = "early_exit"
 CRITERIA = ("entropy", "similarity", "none")
 DEFAULT_THRESHOLDS = {"entropy": 0.10, "similarity": 0.95}  # the paper's yaml values
 EXIT_LAYER_FILE = "exit_layer"  # per decode dir: ``utt_id layer`` lines
+EXIT_RULE_FILE = "exit_rule"  # per decode dir: ``utt_id criterion threshold`` lines
 
 
 def mean_entropy(log_probs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -94,16 +97,26 @@ class EarlyExitASRModel(ESPnetASRModel):
         super().__init__(**kwargs)
         num_layers = _check_modules(self)
         first, last = _exit_range(exit_layers, num_layers)
-        if exit_criterion not in CRITERIA:
-            raise ValueError(f"exit_criterion must be one of {CRITERIA}: {exit_criterion}")
+        self.set_exit_rule(exit_criterion, exit_threshold)
         self.exit_layers = range(first, last + 1)
         dim = self.frontend.output_size()
         self.exit_heads = torch.nn.ModuleList(
             torch.nn.Sequential(torch.nn.Linear(dim, dim), torch.nn.LeakyReLU()) for _ in self.exit_layers
         )
-        self.exit_criterion = exit_criterion
-        self.exit_threshold = DEFAULT_THRESHOLDS.get(exit_criterion) if exit_threshold is None else exit_threshold
         self.last_exit_layer: Optional[int] = None
+
+    def set_exit_rule(self, criterion: str, threshold: Optional[float] = None) -> None:
+        """Exit by ``criterion`` at ``threshold`` (None: the criterion's default) from now on;
+        decoding may change the rule the model was trained with (a threshold sweep)."""
+        if criterion not in CRITERIA:
+            raise ValueError(f"exit_criterion must be one of {CRITERIA}: {criterion}")
+        self.exit_criterion = criterion
+        self.exit_threshold = DEFAULT_THRESHOLDS.get(criterion) if threshold is None else threshold
+
+    @property
+    def exit_rule(self) -> str:
+        """``criterion threshold`` (``none`` alone), as decoding records it per utterance."""
+        return self.exit_criterion if self.exit_criterion == "none" else f"{self.exit_criterion} {self.exit_threshold:g}"
 
     def forward(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor, text: torch.Tensor,

@@ -7,7 +7,9 @@ decoding time, each with its change against the baseline, RTF, parameters and me
 then for each compared error rate (``--compute_metric``, several allowed) a sentence naming the
 strategies within ``--threshold`` (absolute) of the baseline's, and the baseline's spread over its
 seed runs; with ``--pareto <png>`` a plot of the first error rate against GMACs/s with the Pareto
-frontier.
+frontier. An early-exit experiment decoded by several exit rules (a threshold sweep: decode dirs
+with an ``exit_rule`` file) gets the threshold curve: mean exit layer, error rates and decoding
+time per rule, and with ``--exit_curve <png>`` the error rate against the mean exit layer.
 """
 
 import argparse
@@ -19,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from espnet2_ext.kaldi_files import read_map
 from espnet2_ext.recipe.results import SEED_SUFFIX, number, read_json, seed_groups
 
-EXIT_LAYER_FILE = "exit_layer"  # written by decoding an early-exit model (espnet2_ext.fastinf.early_exit)
+# Written by decoding an early-exit model (espnet2_ext.fastinf.early_exit; no torch import here).
+EXIT_LAYER_FILE = "exit_layer"
+EXIT_RULE_FILE = "exit_rule"
 
 
 def exit_layer_data(decode_dir: Path) -> Dict[str, object]:
@@ -32,6 +37,13 @@ def exit_layer_data(decode_dir: Path) -> Dict[str, object]:
     from espnet2_ext.fastinf.early_exit import mean_exit_layer  # torch: only for early-exit models
 
     return {"mean_exit_layer": mean_exit_layer(path)}
+
+
+def exit_rule_of(decode_dir: Path) -> Optional[str]:
+    """The exit rule (``criterion threshold``) an early-exit decode dir was decoded by; None for
+    other models."""
+    path = decode_dir / EXIT_RULE_FILE
+    return " / ".join(sorted(set(read_map(path).values()))) if path.is_file() else None
 
 
 def decode_dirs_of(exp: Path, decode_set: str, filename: str) -> List[Path]:
@@ -49,6 +61,7 @@ class ComputeOptions:
     threshold: float = 1.0  # "within +threshold (absolute) of the baseline's error rate"
     pareto: Optional[Path] = None  # PNG to write
     systems: str = "*"  # glob of the experiment names compared with the baseline
+    exit_curve: Optional[Path] = None  # PNG of the early-exit threshold curve to write
 
     @property
     def metric(self) -> str:
@@ -68,6 +81,7 @@ class System:
     params: int
     exit_layer: Optional[float]
     num_utts: int  # utterances that macs.json counted
+    exit_rule: Optional[str] = None  # early-exit models: the rule decoding exited by
 
     @property
     def err(self) -> Optional[float]:
@@ -94,6 +108,7 @@ def _system(label: str, decode_dir: Path, metrics: Sequence[str]) -> System:
         params=number(macs, "num_params", macs_path, integral=True),
         exit_layer=exit_layer_data(decode_dir).get("mean_exit_layer"),
         num_utts=number(macs, "num_utts", macs_path, integral=True),
+        exit_rule=exit_rule_of(decode_dir),
     )
 
 
@@ -298,7 +313,77 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
               f"counted on the first {'/'.join(map(str, counted))} utterances (`macs.json`); CPU decode "
               f"time: summed over the decoding jobs (`rtf.json`); reductions: relative to the "
               f"baseline; mean exit layer: early-exit models (`exit_layer`).", ""]
+    return lines + exit_curve_section(found, options, out_dir)
+
+
+def rule_order(rule: str) -> Tuple[str, float]:
+    """Sort key of an exit rule: by criterion, then threshold (``none``: after every threshold)."""
+    criterion, _, threshold = rule.partition(" ")
+    try:
+        return criterion, float(threshold) if threshold else float("inf")
+    except ValueError:  # a decode dir whose shards were decoded by different rules
+        return criterion, float("inf")
+
+
+def exit_curves(found: Sequence[Tuple[str, System]]) -> Dict[str, List[System]]:
+    """Experiment name -> its decode dirs' systems, by rule, for experiments decoded by two or
+    more exit rules."""
+    curves: Dict[str, List[System]] = {}
+    for name, system in found:
+        if system.exit_rule is not None and system.exit_layer is not None:
+            curves.setdefault(name, []).append(system)
+    return {name: sorted(systems, key=lambda s: rule_order(s.exit_rule))
+            for name, systems in curves.items() if len(systems) > 1}
+
+
+def exit_curve_section(found: Sequence[Tuple[str, System]], options: ComputeOptions, out_dir: Path) -> List[str]:
+    """The threshold curve of each early-exit experiment decoded by several rules (``exit_curves``)."""
+    curves = exit_curves(found)
+    if not curves:
+        return []
+    metrics = [m.upper() for m in options.metrics]
+    lines = [f"### Early exit: the threshold curve, {options.decode_set}", "",
+             "Each early-exit experiment decoded by several exit rules (`asr_inference --exit_criterion "
+             "--exit_threshold`; `none`: always the last exit).", ""]
+    for name, systems in curves.items():
+        lines += [f"`{name}`:", "", "|exit rule|mean exit layer|" + "|".join(metrics) + "|CPU decode time (s)|",
+                  "|---|---|" + "|".join("---" for _ in metrics) + "|---|"]
+        for s in systems:
+            lines.append(f"|{s.exit_rule}|{s.exit_layer:.2f}|" + "|".join(_fmt(e, ".2f") for e in s.errs)
+                         + f"|{_fmt(s.decode_seconds, '.1f')}|")
+        lines.append("")
+    if options.exit_curve is not None:
+        plot_exit_curves(curves, options)
+        lines += [f"![{metrics[0]} against the mean exit layer]({os.path.relpath(options.exit_curve, out_dir)})", ""]
     return lines
+
+
+def plot_exit_curves(curves: Dict[str, List[System]], options: ComputeOptions) -> None:
+    """Error rate against mean exit layer: one line per experiment and criterion, points labelled
+    by threshold."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.add_subplot()
+    for name, systems in curves.items():
+        by_criterion: Dict[str, List[System]] = {}
+        for s in systems:
+            by_criterion.setdefault(s.exit_rule.partition(" ")[0], []).append(s)
+        for criterion, points in by_criterion.items():
+            points = [p for p in points if p.err is not None]
+            axes.plot([p.exit_layer for p in points], [p.err for p in points], marker="o",
+                      label=f"{name}: {criterion}")
+            for p in points:
+                axes.annotate(p.exit_rule.partition(" ")[2] or p.exit_rule, (p.exit_layer, p.err),
+                              textcoords="offset points", xytext=(4, 4), fontsize=7)
+    axes.set_xlabel("mean exit layer")
+    axes.set_ylabel(f"{options.metric.upper()} (%)")
+    axes.set_title(f"Early exit: {options.metric.upper()} against the mean exit layer, {options.decode_set}")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    options.exit_curve.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(options.exit_curve, dpi=120)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -319,6 +404,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "(default: every experiment with macs.json)")
     group.add_argument("--pareto", type=Path, default=None,
                        help="write the error rate against GMACs/s plot (PNG) here and link it")
+    group.add_argument("--exit_curve", type=Path, default=None,
+                       help="write the early-exit threshold curve (error rate against mean exit layer, PNG) "
+                       "here and link it")
 
 
 def report(experiments: Sequence[Path], names: Sequence[str], args: argparse.Namespace,
@@ -327,5 +415,5 @@ def report(experiments: Sequence[Path], names: Sequence[str], args: argparse.Nam
     if getattr(args, "baseline", None) is None:
         return []
     options = ComputeOptions(args.baseline, args.compute_set, tuple(args.compute_metric), args.threshold,
-                             args.pareto, args.compute_systems)
+                             args.pareto, args.compute_systems, args.exit_curve)
     return fast_inference_section(experiments, names, options, out_dir)

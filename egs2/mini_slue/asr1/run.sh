@@ -22,7 +22,7 @@ sets=(--train_set train --valid_set dev --test_sets test)   # add dev for more d
 # RESULTS.md compares the fast-inference strategies with the ASR default (error rates, MACs, CPU time,
 # Pareto plot). CER first: with the LM, WER also measures the word LM's corrections, CER less so.
 results=(--results_opts "--baseline asr_asr_train_asr --compute_systems *_fastinf_* --compute_metric cer wer
-                        --pareto RESULTS.pareto.png")
+                        --pareto RESULTS.pareto.png --exit_curve RESULTS.exit_curve.png")
 prepared=false   # stages 1-4 are shared: only the first target runs them
 # NER and sentiment start from the ASR model (its upstream, and for NER its head but the output
 # layer): the ASR target trains first. Left behind: the step counter, so that the NER head warms up
