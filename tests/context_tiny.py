@@ -68,11 +68,11 @@ def build(tmp: Path, task: str = "asr", **overrides: Any) -> torch.nn.Module:
     return task_class.build_model(args)
 
 
-def save_exp_dir(tmp: Path, model: torch.nn.Module) -> None:
+def save_exp_dir(tmp: Path, model: torch.nn.Module, model_file: str = "model.pth") -> None:
     """``tmp``, where ``build`` wrote an ASR model's files, as the exp dir training leaves:
-    ``config.yaml`` (token list inlined) and the weights in ``model.pth``."""
+    ``config.yaml`` (token list inlined) and the weights in ``model_file``."""
     args = ASRTask.get_parser().parse_args(
         ["--config", str(tmp / "conf.yaml"), "--token_type", "char", "--output_dir", str(tmp)])
     args.token_list = (tmp / "tokens.txt").read_text().split()  # as training saves it
     (tmp / "config.yaml").write_text(yaml.safe_dump(vars(args)))
-    torch.save(model.state_dict(), tmp / "model.pth")
+    torch.save(model.state_dict(), tmp / model_file)

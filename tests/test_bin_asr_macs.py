@@ -7,13 +7,11 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-import yaml
-from context_tiny import TINY_FRONTEND, build
+from context_tiny import TINY_FRONTEND, build, save_exp_dir
 from helpers import write_lines
 
 from espnet2_ext.fastinf.macs import encoder_macs
 from espnet2_ext.bin.asr_macs import main
-from espnet2_ext.tasks import ASRTask
 
 LENGTHS = (8000, 9600, 11200)  # samples of the three test utterances
 TWO_LAYERS = {**TINY_FRONTEND, "arch_conf": {**TINY_FRONTEND["arch_conf"], "encoder_num_layers": 2}}
@@ -23,11 +21,7 @@ FOUR_LAYERS = {**TINY_FRONTEND, "arch_conf": {**TINY_FRONTEND["arch_conf"], "enc
 def make_exp(exp: Path, **overrides) -> torch.nn.Module:
     """An exp dir as training leaves it: config.yaml (token list inline) and valid.loss.ave.pth."""
     model = build(exp, "asr", **overrides)
-    args = ASRTask.get_parser().parse_args(["--config", str(exp / "conf.yaml"), "--token_type", "char",
-                                            "--output_dir", str(exp)])
-    args.token_list = (exp / "tokens.txt").read_text().split()
-    (exp / "config.yaml").write_text(yaml.safe_dump(vars(args)))
-    torch.save(model.state_dict(), exp / "valid.loss.ave.pth")
+    save_exp_dir(exp, model, "valid.loss.ave.pth")
     return model
 
 
@@ -99,7 +93,7 @@ def test_num_utts_takes_the_first_utterances(tmp_path):
     assert first["num_utts"] == 1 and first["audio_seconds"] == pytest.approx(LENGTHS[0] / 16000)
 
 
-def test_early_exit_counts_only_the_layers_run(tmp_path):
+def test_early_exit_counts_only_the_layers_run(tmp_path, capsys):
     early = make_exp(tmp_path / "early", frontend_conf=FOUR_LAYERS, model="early_exit",
                      model_conf={"exit_layers": [2, 4], "exit_criterion": "entropy"})
     with torch.no_grad():  # confident posteriors at every exit: all utterances exit at layer 2
@@ -113,6 +107,14 @@ def test_early_exit_counts_only_the_layers_run(tmp_path):
     assert exited["mean_exit_layer"] == 2 and full["mean_exit_layer"] == 4
     assert exited["macs_per_audio_second"] < 0.9 * full["macs_per_audio_second"]  # 2 of 4 layers (the CNN dominates)
     assert exited["num_params"] == full["num_params"]
+    # Decoded by another rule (a threshold sweep): counted by that rule, which decoding recorded.
+    rule = write_lines(tmp_path / "early" / "decode" / "test" / "exit_rule", ["u0 entropy 0", "u1 entropy 0"])
+    swept = run(tmp_path, "early")
+    assert swept["mean_exit_layer"] == 4 and swept["macs"] > full["macs"]  # and the exits it tried below
+    write_lines(rule, ["u0 entropy 0", "u1 entropy 0.5"])
+    decode = tmp_path / "early" / "decode" / "test"
+    assert main([str(tmp_path / "early"), str(decode), *speech(tmp_path / "data" / "wav.scp")]) == 1
+    assert f"{rule}: not one exit rule: 'entropy 0 / entropy 0.5'" in capsys.readouterr().err
 
 
 def test_missing_inputs_name_the_file(tmp_path, capsys):

@@ -15,7 +15,8 @@ come through ESPnet's inference data pipeline one at a time (stage 12 decodes wi
 ``<decode_dir>/macs.json``: ``num_utts``, ``audio_seconds``, ``encode_macs``, ``ctc_macs``,
 ``macs`` (their sum), ``macs_per_audio_second``, ``num_params`` (the whole model),
 ``num_params_frontend``, ``num_params_encoder`` (ESPnet's encoder), ``model_file``, and for an
-early-exit model ``mean_exit_layer`` of the counted utterances.
+early-exit model ``mean_exit_layer`` of the counted utterances, exiting by the rule that
+decoding used (``<decode_dir>/exit_rule``, e.g. a threshold sweep's ``--exit_threshold``).
 """
 
 
@@ -30,6 +31,7 @@ from espnet2.utils.types import str2triple_str
 
 from espnet2_ext.errors import DataError, at, cli_entry
 from espnet2_ext.fastinf.macs import count_decoding
+from espnet2_ext.fastinf.report import exit_rule_of, parse_exit_rule
 from espnet2_ext.tasks import ASRTask
 
 MACS_FILE = "macs.json"
@@ -59,11 +61,15 @@ def load_model(exp_dir: Path, model_file: str) -> Any:
     return asr_model.eval(), train_args
 
 
-def count(exp_dir: Path, scp: Path, model_file: str = DEFAULT_MODEL_FILE, num_utts: int = 20) -> Dict[str, Any]:
-    """The contents of macs.json for the first ``num_utts`` utterances of the sound ``scp``."""
+def count(exp_dir: Path, scp: Path, model_file: str = DEFAULT_MODEL_FILE, num_utts: int = 20,
+          exit_rule: Optional[str] = None) -> Dict[str, Any]:
+    """The contents of macs.json for the first ``num_utts`` utterances of the sound ``scp``; an
+    early-exit model exits by ``exit_rule`` (None: as trained)."""
     if num_utts < 1:
         raise DataError(f"--num_utts must be at least 1, got {num_utts}")
     model, train_args = load_model(exp_dir, model_file)
+    if exit_rule is not None:
+        model.set_exit_rule(*parse_exit_rule(exit_rule))
     loader = ASRTask.build_streaming_iterator(
         [(str(scp), "speech", "sound")], dtype="float32", batch_size=1, key_file=None, num_workers=0,
         preprocess_fn=ASRTask.build_preprocess_fn(train_args, False),
@@ -106,7 +112,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
     scp = speech_scp(args.data_path_and_name_and_type)
-    result = count(args.exp_dir, scp, args.model_file, args.num_utts)
+    rule = exit_rule_of(args.decode_dir)
+    if rule is not None:
+        try:
+            parse_exit_rule(rule)
+        except ValueError as err:
+            raise at(args.decode_dir / "exit_rule", None, str(err)) from None
+    result = count(args.exp_dir, scp, args.model_file, args.num_utts, rule)
     args.decode_dir.mkdir(parents=True, exist_ok=True)
     (args.decode_dir / MACS_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(summary_line(result))

@@ -316,13 +316,19 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
     return lines + exit_curve_section(found, options, out_dir)
 
 
-def rule_order(rule: str) -> Tuple[str, float]:
-    """Sort key of an exit rule: by criterion, then threshold (``none``: after every threshold)."""
+def parse_exit_rule(rule: str) -> Tuple[str, Optional[float]]:
+    """(criterion, threshold) of an ``exit_rule`` value: ``entropy 0.1``, ``none``."""
     criterion, _, threshold = rule.partition(" ")
     try:
-        return criterion, float(threshold) if threshold else float("inf")
-    except ValueError:  # a decode dir whose shards were decoded by different rules
-        return criterion, float("inf")
+        return criterion, float(threshold) if threshold else None
+    except ValueError:
+        raise ValueError(f"not one exit rule: '{rule}' (a decode dir whose shards were decoded by different rules?)") from None
+
+
+def rule_order(rule: str) -> Tuple[str, float]:
+    """Sort key of an exit rule: by criterion, then threshold (``none``: after every threshold)."""
+    criterion, threshold = parse_exit_rule(rule)
+    return criterion, float("inf") if threshold is None else threshold
 
 
 def exit_curves(found: Sequence[Tuple[str, System]]) -> Dict[str, List[System]]:
