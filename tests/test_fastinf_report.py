@@ -88,7 +88,10 @@ def test_baseline_seed_errors_are_the_compared_sets_only(tmp_path):
     decode(tmp_path / "exp", "asr_base_seed2", 12.0)
     decode(tmp_path / "exp", "asr_base_seed2", 50.0, dset="dev")  # not the compared set
     experiments, names, _, _ = systems(tmp_path / "exp", ComputeOptions("asr_base"))
-    assert sorted(baseline_seed_errors(experiments, names, ComputeOptions("asr_base"), "wer")) == [10.0, 11.0, 12.0]
+    tag = "decode_asr_model_valid"
+    assert sorted(baseline_seed_errors(experiments, names, ComputeOptions("asr_base"), "wer", tag)) == [10.0, 11.0, 12.0]
+    put(tmp_path / "exp" / "asr_base_seed1" / "decode_int8" / "test" / "score_wer" / "result.json", {**WER, "err": 30.0})
+    assert sorted(baseline_seed_errors(experiments, names, ComputeOptions("asr_base"), "wer", tag)) == [10.0, 11.0, 12.0]
     main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base"])
     added = set(out.read_text().splitlines()) - set(plain.splitlines())
     assert any("11.00 ± 1.00" in line and "10.00-12.00" in line for line in added)  # mean, stdev, range

@@ -82,6 +82,7 @@ class System:
     exit_layer: Optional[float]
     num_utts: int  # utterances that macs.json counted
     exit_rule: Optional[str] = None  # early-exit models: the rule decoding exited by
+    tag: str = ""  # the decode dir's inference tag
 
     @property
     def err(self) -> Optional[float]:
@@ -109,6 +110,7 @@ def _system(label: str, decode_dir: Path, metrics: Sequence[str]) -> System:
         exit_layer=exit_layer_data(decode_dir).get("mean_exit_layer"),
         num_utts=number(macs, "num_utts", macs_path, integral=True),
         exit_rule=exit_rule_of(decode_dir),
+        tag=decode_dir.parent.name,
     )
 
 
@@ -242,23 +244,23 @@ def within_sentence(baseline: System, others: Sequence[System], options: Compute
 
 
 def baseline_seed_errors(experiments: Sequence[Path], names: Sequence[str], options: ComputeOptions,
-                         metric: str) -> List[float]:
+                         metric: str, tag: str) -> List[float]:
     """The baseline's error rate ``metric`` on the compared set in each of its seed runs
-    (``seed_groups``)."""
+    (``seed_groups``), decoded as the baseline row was (its inference ``tag``)."""
     runs = seed_groups(experiments, names).get(SEED_SUFFIX.sub("", options.baseline), [])
-    return [error_rate(decode_dir, metric) for exp in runs
-            for decode_dir in decode_dirs_of(exp, options.decode_set, f"score_{metric}/result.json")]
+    return [err for exp in runs
+            for err in [error_rate(exp / tag / options.decode_set, metric)] if err is not None]
 
 
 def baseline_seeds_sentence(experiments: Sequence[Path], names: Sequence[str],
-                            options: ComputeOptions, metric: str) -> Optional[str]:
+                            options: ComputeOptions, metric: str, tag: str) -> Optional[str]:
     """The baseline's spread over its seed runs, so that a reader can tell a strategy's difference
     from seed-to-seed noise; None with one run."""
-    errs = baseline_seed_errors(experiments, names, options, metric)
+    errs = baseline_seed_errors(experiments, names, options, metric, tag)
     if len(errs) < 2:
         return None
     metric = metric.upper()
-    return (f"The baseline's {metric} over its {len(errs)} seed runs is {statistics.mean(errs):.2f} ± "
+    return (f"The baseline's {metric} over its {len(errs)} seed runs ({tag}) is {statistics.mean(errs):.2f} ± "
             f"{statistics.stdev(errs):.2f} (range {min(errs):.2f}-{max(errs):.2f}): a difference "
             f"smaller than that spread is not evidence that a strategy is better or worse.")
 
@@ -297,7 +299,7 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
         lines.append("|" + "|".join(cells) + "|")
     for index, compared in enumerate(options.metrics):
         lines += ["", within_sentence(baseline, others, options, index)]
-        spread = baseline_seeds_sentence(experiments, names, options, compared)
+        spread = baseline_seeds_sentence(experiments, names, options, compared, baseline.tag)
         if spread:
             lines += ["", spread]
     front = pareto_front([baseline] + others)
