@@ -103,7 +103,7 @@ def rows(variants: Sequence[Variant], audio_s: float, num_utts: int) -> List[Dic
         reference.setdefault(v.search, t)
         out.append({
             "system": v.system, "exp_dir": v.exp_dir, "precision": v.precision, "search": v.search,
-            "time_s": round(t, 4), "times_s": [round(x, 4) for x in v.times], "rtf": round(t / audio_s, 5),
+            "time_s": round(t, 6), "times_s": [round(x, 6) for x in v.times], "rtf": round(t / audio_s, 5),
             "speedup": round(reference[v.search] / t, 3), "audio_s": round(audio_s, 2), "num_utts": num_utts,
             "threads": torch.get_num_threads(),
         })

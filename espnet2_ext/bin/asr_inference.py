@@ -30,7 +30,8 @@ from espnet2.utils.types import str2bool
 from espnet2_ext.bin.timing import run_timed
 from espnet2_ext.corpora.slue_metrics import FILL, SEP
 from espnet2_ext.ctc_lm import CTCWordLMSearch, SpanMarkup, WordLMScorer
-from espnet2_ext.fastinf.early_exit import CRITERIA, EXIT_LAYER_FILE, EXIT_RULE_FILE, EarlyExitASRModel
+from espnet2_ext.fastinf.early_exit import CRITERIA, EarlyExitASRModel
+from espnet2_ext.fastinf.report import EXIT_LAYER_FILE, EXIT_RULE_FILE
 from espnet2_ext.fastinf.precision import PRECISIONS, set_upstream_precision
 from espnet2_ext.kaldi_files import iter_lines, write_map
 from espnet2_ext.recipe.ngram import ArpaLM

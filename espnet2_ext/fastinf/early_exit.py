@@ -46,8 +46,6 @@ from espnet2_ext.upstream.frontend import SSLUpstreamFrontend
 MODEL_NAME = "early_exit"
 CRITERIA = ("entropy", "similarity", "none")
 DEFAULT_THRESHOLDS = {"entropy": 0.10, "similarity": 0.95}  # the paper's yaml values
-EXIT_LAYER_FILE = "exit_layer"  # per decode dir: ``utt_id layer`` lines
-EXIT_RULE_FILE = "exit_rule"  # per decode dir: ``utt_id criterion threshold`` lines
 
 
 def mean_entropy(log_probs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
