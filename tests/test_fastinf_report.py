@@ -33,7 +33,8 @@ def systems(root, options):
 def options(baseline="asr_base", decode_set="test", **kw):
     return argparse.Namespace(baseline=baseline, compute_set=decode_set, compute_metric=kw.get("metrics", ["wer"]),
                               threshold=kw.get("threshold", 1.0), pareto=kw.get("pareto"),
-                              compute_systems=kw.get("systems", "*"), exit_curve=kw.get("exit_curve"))
+                              compute_systems=kw.get("systems", "*"), exit_curve=kw.get("exit_curve"),
+                              baseline_tag=kw.get("baseline_tag"))
 
 
 def test_fast_inference_table_against_the_baseline(tmp_path):
@@ -177,3 +178,16 @@ def test_one_exit_rule_per_experiment_is_no_curve(tmp_path):
     assert main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base",
                  "--exit_curve", str(tmp_path / "exit.png")]) == 0
     assert "threshold curve" not in out.read_text() and not (tmp_path / "exit.png").exists()
+
+
+def test_the_baseline_decoded_two_ways_is_the_tag_asked_for(tmp_path):
+    build_compute_tree(tmp_path / "exp")
+    lm = tmp_path / "exp" / "asr_base" / "decode_lm" / "test"
+    put(lm / "score_wer" / "result.json", {**WER, "err": 8.0})
+    put(lm / "macs.json", macs(2.0))
+    out = tmp_path / "RESULTS.md"
+    main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base"])
+    assert "|asr_base (decode_asr_model_valid) (baseline)|10.00|+0.00|" in out.read_text()  # first sorted
+    main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base", "--baseline_tag", "decode_lm"])
+    text = out.read_text()
+    assert "|asr_base (decode_lm) (baseline)|8.00|+0.00|" in text and "|asr_sd2|10.80|+2.80|" in text

@@ -62,6 +62,7 @@ class ComputeOptions:
     pareto: Optional[Path] = None  # PNG to write
     systems: str = "*"  # glob of the experiment names compared with the baseline
     exit_curve: Optional[Path] = None  # PNG of the early-exit threshold curve to write
+    baseline_tag: Optional[str] = None  # the baseline's decode dir (inference tag); None: its first
 
     @property
     def metric(self) -> str:
@@ -270,7 +271,8 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
     """The fast-inference table, sentence and plot link (and the plot, if asked for); nothing
     (with a warning) unless the baseline experiment has a macs.json on the set."""
     found = compute_systems(experiments, names, options)
-    base_rows = [system for name, system in found if name == options.baseline]
+    base_rows = [system for name, system in found if name == options.baseline
+                 and options.baseline_tag in (None, system.tag)]
     if not base_rows:
         logging.warning("no fast-inference table: experiment '%s' has no %s decode dir with macs.json",
                         options.baseline, options.decode_set)
@@ -412,6 +414,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "(default: every experiment with macs.json)")
     group.add_argument("--pareto", type=Path, default=None,
                        help="write the error rate against GMACs/s plot (PNG) here and link it")
+    group.add_argument("--baseline_tag", default=None,
+                       help="the baseline's inference tag when it was decoded several ways (default: the "
+                       "first in sorted order)")
     group.add_argument("--exit_curve", type=Path, default=None,
                        help="write the early-exit threshold curve (error rate against mean exit layer, PNG) "
                        "here and link it")
@@ -423,5 +428,5 @@ def report(experiments: Sequence[Path], names: Sequence[str], args: argparse.Nam
     if getattr(args, "baseline", None) is None:
         return []
     options = ComputeOptions(args.baseline, args.compute_set, tuple(args.compute_metric), args.threshold,
-                             args.pareto, args.compute_systems, args.exit_curve)
+                             args.pareto, args.compute_systems, args.exit_curve, args.baseline_tag)
     return fast_inference_section(experiments, names, options, out_dir)
