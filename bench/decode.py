@@ -3,7 +3,7 @@ process (issue 21: decoding times that rank systems, with and without the LM, in
 
     python -m bench.decode --recipe egs2/mini_slue/asr1 --lm_config conf/decode_asr_lm.yaml \\
         --system baseline exp/asr_asr_train_asr_ep20 fp32,bf16,int8 \\
-        --system av3 exp/asr_asr_train_asr_fastinf_av3_ctc_ep17 fp32,bf16,int8 \\
+        --system av3 exp/asr_asr_train_asr_fastinf_av3_ctc_ep60 fp32,bf16,int8 \\
         --output bench/results/decode_mini_slue.json
 
 Paths after ``--recipe`` are relative to the recipe directory (the models' configs name their
@@ -44,6 +44,7 @@ from espnet2_ext.fastinf.precision import PRECISIONS
 from espnet2_ext.kaldi_files import iter_lines
 
 SEARCHES = ("best_path", "lm")
+LM_OPTIONS = ("ctc_lm", "ctc_lm_alpha", "ctc_lm_beta", "ctc_lm_beam", "ctc_lm_markup")  # asr_inference's
 
 
 @dataclass
@@ -57,17 +58,16 @@ class Variant:
 
 
 def speech2text(exp_dir: Path, model_file: str, precision: str, search: str, lm_config: Dict) -> object:
-    """The Speech2Text that ``asr_inference`` would build for these options."""
+    """The Speech2Text that ``asr_inference`` would build for these options (its defaults where
+    the decoding config is silent)."""
     import espnet2.bin.asr_inference as stock
 
-    from espnet2_ext.bin.asr_inference import with_ctc_word_lm, with_greedy_ctc, with_upstream_precision
+    from espnet2_ext.bin.asr_inference import get_parser, search_class, with_upstream_precision
 
-    if search == "lm":
-        base = with_ctc_word_lm(stock.Speech2Text, lm_config["ctc_lm"], lm_config.get("ctc_lm_alpha", 0.5),
-                                lm_config.get("ctc_lm_beta", 1.0), lm_config.get("ctc_lm_beam", 20))
-    else:
-        base = with_greedy_ctc(stock.Speech2Text)
-    cls = with_upstream_precision(base, precision)
+    parser = get_parser()
+    options = {key: lm_config.get(key, parser.get_default(key)) for key in LM_OPTIONS}
+    options.update(ctc_greedy=search == "best_path", ctc_lm=options["ctc_lm"] if search == "lm" else None)
+    cls = with_upstream_precision(search_class(options), precision)
     return cls(asr_train_config=exp_dir / "config.yaml", asr_model_file=exp_dir / model_file, device="cpu",
                ctc_weight=1.0, lm_weight=0.0, nbest=1)
 

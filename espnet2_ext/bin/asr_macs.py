@@ -62,14 +62,14 @@ def load_model(exp_dir: Path, model_file: str) -> Any:
 
 
 def count(exp_dir: Path, scp: Path, model_file: str = DEFAULT_MODEL_FILE, num_utts: int = 20,
-          exit_rule: Optional[str] = None) -> Dict[str, Any]:
+          exit_rule: Optional[Tuple[str, Optional[float]]] = None) -> Dict[str, Any]:
     """The contents of macs.json for the first ``num_utts`` utterances of the sound ``scp``; an
-    early-exit model exits by ``exit_rule`` (None: as trained)."""
+    early-exit model exits by ``exit_rule`` ((criterion, threshold); None: as trained)."""
     if num_utts < 1:
         raise DataError(f"--num_utts must be at least 1, got {num_utts}")
     model, train_args = load_model(exp_dir, model_file)
     if exit_rule is not None:
-        model.set_exit_rule(*parse_exit_rule(exit_rule))
+        model.set_exit_rule(*exit_rule)
     loader = ASRTask.build_streaming_iterator(
         [(str(scp), "speech", "sound")], dtype="float32", batch_size=1, key_file=None, num_workers=0,
         preprocess_fn=ASRTask.build_preprocess_fn(train_args, False),
@@ -113,12 +113,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     scp = speech_scp(args.data_path_and_name_and_type)
     rule = exit_rule_of(args.decode_dir)
-    if rule is not None:
-        try:
-            parse_exit_rule(rule)
-        except ValueError as err:
-            raise at(args.decode_dir / "exit_rule", None, str(err)) from None
-    result = count(args.exp_dir, scp, args.model_file, args.num_utts, rule)
+    try:
+        exit_rule = None if rule is None else parse_exit_rule(rule)
+    except ValueError as err:
+        raise at(args.decode_dir / "exit_rule", None, str(err)) from None
+    result = count(args.exp_dir, scp, args.model_file, args.num_utts, exit_rule)
     args.decode_dir.mkdir(parents=True, exist_ok=True)
     (args.decode_dir / MACS_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(summary_line(result))
