@@ -191,3 +191,37 @@ def test_the_baseline_decoded_two_ways_is_the_tag_asked_for(tmp_path):
     main([str(tmp_path / "exp"), "--out", str(out), "--baseline", "asr_base", "--baseline_tag", "decode_lm"])
     text = out.read_text()
     assert "|asr_base (decode_lm) (baseline)|8.00|+0.00|" in text and "|asr_sd2|10.80|+2.80|" in text
+
+
+def trn(root, name, errors, tag="decode_asr_model_valid"):
+    """Scores of a run: utterance i has 5 reference words, errors[i] of them substituted."""
+    score = root / name / tag / "test" / "score_wer"
+    ref = "".join(f"a b c d e\t(spk-u{i})\n" for i in range(len(errors)))
+    hyp = "".join(" ".join(["x"] * n + list("abcde")[n:]) + f"\t(spk-u{i})\n" for i, n in enumerate(errors))
+    put(score / "ref.trn", ref)
+    put(score / "hyp.trn", hyp)
+    put(score / "result.json", {**WER, "err": 100 * sum(errors) / (5 * len(errors))})
+
+
+def test_strategy_seeds_are_compared_with_the_baseline_seeds(tmp_path):
+    exp = tmp_path / "exp"
+    build_compute_tree(exp)
+    out = tmp_path / "RESULTS.md"
+    trn(exp, "asr_base", [1, 0, 0, 1] * 5)
+    trn(exp, "asr_sd2", [0, 0, 0, 0] * 5)
+    main([str(exp), "--out", str(out), "--baseline", "asr_base"])
+    assert "seeds against the baseline" not in out.read_text()  # one baseline run: no seed comparison
+    trn(exp, "asr_base_seed1", [1, 1, 0, 0] * 5)
+    trn(exp, "asr_base_seed2", [2, 1, 0, 1] * 5)
+    trn(exp, "asr_sd2_seed1", [0, 0, 1, 0] * 5)
+    trn(exp, "asr_sd2_seed2", [0] * 20, tag="decode_int8")  # decoded otherwise: not a seed of this row
+    main([str(exp), "--out", str(out), "--baseline", "asr_base"])
+    lines = out.read_text().splitlines()
+    start = lines.index("### Fast inference: seeds against the baseline (test)")
+    table = lines.index("|system|seeds|WER (sd)|ΔWER [95 % CI]|P(better)|", start)
+    rows = lines[table + 2:lines.index("", table)]
+    assert rows[0] == "|asr_base (baseline)|3|13.33 (5.77)|||"
+    # Seeds averaged per utterance: the baseline makes 8/3 errors in every 20 words, asr_sd2 0.5.
+    assert len(rows) == 2 and rows[1].startswith("|asr_sd2|2|2.50 (3.54)|-10.83 [")
+    low, high = (float(x) for x in rows[1].split("[")[1].split("]")[0].split(", "))
+    assert low <= -10.83 <= high < 0.0 and float(rows[1].split("|")[5]) > 0.95

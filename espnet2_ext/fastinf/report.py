@@ -7,9 +7,12 @@ decoding time, each with its change against the baseline, RTF, parameters and me
 then for each compared error rate (``--compute_metric``, several allowed) a sentence naming the
 strategies within ``--threshold`` (absolute) of the baseline's, and the baseline's spread over its
 seed runs; with ``--pareto <png>`` a plot of the first error rate against GMACs/s with the Pareto
-frontier. An early-exit experiment decoded by several exit rules (a threshold sweep: decode dirs
-with an ``exit_rule`` file) gets the threshold curve: mean exit layer, error rates and decoding
-time per rule, and with ``--exit_curve <png>`` the error rate against the mean exit layer.
+frontier. When the baseline has seed runs (``<exp>_seed<N>``), every strategy's runs are compared
+with them, decoded the same way: mean and spread over seeds, and a paired bootstrap over the
+utterances with seeds averaged per utterance (``espnet2_ext.recipe.significance``). An early-exit
+experiment decoded by several exit rules (a threshold sweep: decode dirs with an ``exit_rule``
+file) gets the threshold curve: mean exit layer, error rates and decoding time per rule, and with
+``--exit_curve <png>`` the error rate against the mean exit layer.
 """
 
 import argparse
@@ -23,6 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet2_ext.kaldi_files import read_map
 from espnet2_ext.recipe.results import SEED_SUFFIX, number, read_json, seed_groups
+from espnet2_ext.recipe.significance import UNITS, compare, load_systems
 
 # Written by decoding an early-exit model (espnet2_ext.fastinf.early_exit; no torch import here).
 EXIT_LAYER_FILE = "exit_layer"
@@ -317,7 +321,62 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
               f"counted on the first {'/'.join(map(str, counted))} utterances (`macs.json`); CPU decode "
               f"time: summed over the decoding jobs (`rtf.json`); reductions: relative to the "
               f"baseline; mean exit layer: early-exit models (`exit_layer`).", ""]
-    return lines + exit_curve_section(found, options, out_dir)
+    return lines + seeds_section(experiments, names, options, baseline.tag) + exit_curve_section(
+        found, options, out_dir)
+
+
+def scored_runs(runs: Sequence[Path], tag: str, decode_set: str, metric: str) -> List[Path]:
+    """The decode dirs ``<run>/<tag>/<decode_set>`` of the runs that have per-utterance scores."""
+    dirs = [run / tag / decode_set for run in runs]
+    return [d for d in dirs if (d / f"score_{metric}" / "hyp.trn").is_file()]
+
+
+def _mean_sd(rates: Sequence[float]) -> str:
+    mean = 100 * statistics.mean(rates)
+    return f"{mean:.2f} ({100 * statistics.stdev(rates):.2f})" if len(rates) > 1 else f"{mean:.2f}"
+
+
+def seeds_section(experiments: Sequence[Path], names: Sequence[str], options: ComputeOptions,
+                  tag: str) -> List[str]:
+    """Every strategy's seed runs against the baseline's, all decoded as the baseline row (inference
+    ``tag``): per error rate the mean (sd) over seeds, the difference with a 95 % paired-bootstrap
+    interval over the utterances (seeds averaged per utterance) and P(strategy better); nothing
+    unless the baseline has at least two scored seed runs."""
+    metrics = [m for m in options.metrics if m in UNITS]
+    groups = seed_groups(experiments, names)
+    baseline = SEED_SUFFIX.sub("", options.baseline)
+    base_runs = {m: scored_runs(groups.get(baseline, []), tag, options.decode_set, m) for m in metrics}
+    if not metrics or min(len(dirs) for dirs in base_runs.values()) < 2:
+        return []
+    headers = ["system", "seeds"] + [h for m in metrics for h in (
+        f"{m.upper()} (sd)", f"Δ{m.upper()} [95 % CI]", "P(better)")]
+    rows = [[f"{baseline} (baseline)", str(len(base_runs[metrics[0]]))] + [
+        cell for m in metrics for cell in (_mean_sd(load_systems(m, base_runs[m], [])[0].seed_rates()), "", "")]]
+    for system, runs in groups.items():
+        if system == baseline or not fnmatch.fnmatchcase(system, options.systems):
+            continue
+        cells = []
+        for metric in metrics:
+            dirs = scored_runs(runs, tag, options.decode_set, metric)
+            if not dirs:
+                break
+            comparison = compare(*load_systems(metric, base_runs[metric], dirs))
+            boot = comparison["bootstrap"]
+            cells += [_mean_sd(comparison["b"]["seed_rates"]),
+                      f"{100 * boot['diff']:+.2f} [{100 * boot['ci_low']:+.2f}, {100 * boot['ci_high']:+.2f}]",
+                      f"{boot['prob_b_better']:.3f}"]
+        else:
+            rows.append([system, str(len(dirs))] + cells)
+    return [f"### Fast inference: seeds against the baseline ({options.decode_set})", "",
+            f"Each system's seed runs (`<experiment>` and `<experiment>_seed<N>`) decoded as the "
+            f"baseline row (`{tag}`): error rates are the mean over the seeds (sample sd); Δ is the "
+            f"system minus the baseline with each side's seeds averaged per utterance, with the 95 % "
+            f"interval of a paired bootstrap over the {options.decode_set} utterances (1000 "
+            f"resamples, `python -m espnet2_ext.recipe.significance`); P(better): the share of "
+            f"resamples in which the system makes fewer errors. An interval that holds 0 is no "
+            f"evidence of a difference; it covers the test sample, the sd column the seeds.", "",
+            "|" + "|".join(headers) + "|", "|" + "|".join("---" for _ in headers) + "|",
+            *("|" + "|".join(row) + "|" for row in rows), ""]
 
 
 def parse_exit_rule(rule: str) -> Tuple[str, Optional[float]]:
