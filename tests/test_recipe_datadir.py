@@ -1,4 +1,4 @@
-"""Tests for espnet2_ext.recipe.datadir (validate, fix, spk2utt, combine)."""
+"""Tests for espnet2_ext.recipe.datadir (validate, fix, spk2utt, combine, subset)."""
 
 import logging
 from pathlib import Path
@@ -243,3 +243,24 @@ def test_cli_reports_first_problem(tmp_path, capsys):
     assert capsys.readouterr().err == f"ERROR: {d}/text:2: empty transcript for 'A_u2'\n"
     assert datadir.main(["validate", str(tmp_path / "nope")]) == 1
     assert "data directory does not exist" in capsys.readouterr().err
+
+
+def test_subset_spreads_over_the_sorted_ids_and_keeps_the_files_consistent(tmp_path):
+    d = make_dir(tmp_path)
+    dst = tmp_path / "train_2"
+    assert datadir.main(["subset", str(d), "2", str(dst)]) == 0
+    assert read(dst / "utt2spk") == ["A_u1 A", "A_u2 A"]  # ids 0 and 3 * 1 // 2 = 1
+    assert read(dst / "text.ner") == ["A_u1 hello", "A_u2 morning"]
+    assert read(dst / "spk2utt") == ["A A_u1 A_u2"]
+    assert datadir.validate(dst) == {"utterances": 2, "speakers": 1, "recordings": 2}
+    subset = datadir.subset_datadir(datadir.load_datadir(d), 1)
+    assert list(subset["wav.scp"].values) == ["A_u1"]
+    write_lines(d / "utt2spk", ["A_u1 A", "A_u2 A", "B_u1 B", "B_u2 B"])
+    write_lines(d / "wav.scp", [f"{u} {tmp_path / 'A_u1.wav'}" for u in ("A_u1", "A_u2", "B_u1", "B_u2")])
+    write_lines(d / "text", ["A_u1 a", "A_u2 b", "B_u1 c", "B_u2 d"])
+    write_lines(d / "text.ner", ["A_u1 a", "A_u2 b", "B_u1 c", "B_u2 d"])
+    write_lines(d / "utt2rec", ["A_u1 r1 0", "A_u2 r1 1", "B_u1 r2 0", "B_u2 r2 1"])
+    assert list(datadir.subset_datadir(datadir.load_datadir(d), 2)["text"].values) == ["A_u1", "B_u1"]
+    assert list(datadir.subset_datadir(datadir.load_datadir(d), 2, first=True)["text"].values) == ["A_u1", "A_u2"]
+    with pytest.raises(DataError, match=rf"^{d}/utt2spk: cannot take 5 of its 4 utterances$"):
+        datadir.subset_datadir(datadir.load_datadir(d), 5)

@@ -1,13 +1,14 @@
-"""Kaldi data directories: validate, fix, combine, and derive spk2utt.
+"""Kaldi data directories: validate, fix, combine, subset, and derive spk2utt.
 
 Python replacements for Kaldi's ``utils/validate_data_dir.sh``, ``utils/fix_data_dir.sh``,
-``utils/combine_data.sh`` and ``utils/utt2spk_to_spk2utt.pl``. Besides the standard files
+``utils/combine_data.sh``, ``utils/subset_data_dir.sh`` and ``utils/utt2spk_to_spk2utt.pl``. Besides the standard files
 (wav.scp, text, utt2spk, spk2utt, segments) it knows this project's ``text.*`` alternative
 targets, the three-column neighbour map ``utt2rec`` and the dump dirs' ``utt2num_samples``.
 
     python -m espnet2_ext.recipe.datadir validate data/train [--no_audio_check]
     python -m espnet2_ext.recipe.datadir fix data/train
     python -m espnet2_ext.recipe.datadir combine data/all data/a data/b
+    python -m espnet2_ext.recipe.datadir subset [--first] data/train 300 data/train_300
 """
 
 import argparse
@@ -339,6 +340,17 @@ def log_kept(directory: PathLike, kept: int, dropped: Mapping[str, int]) -> None
     logging.info("%s: kept %d utterances (%s)", directory, kept, reasons)
 
 
+def subset_datadir(data: DataDir, num_utts: int, first: bool = False) -> DataDir:
+    """Kaldi subset_data_dir.sh: ``num_utts`` utterances spread evenly over the sorted ids (so every
+    speaker of a speaker-prefixed corpus keeps its share), or the first ``num_utts`` with
+    ``first``; every per-utterance file keeps those, wav.scp the recordings they use."""
+    utts = sorted(data["utt2spk"].values)
+    if not 0 < num_utts <= len(utts):
+        raise data["utt2spk"].error(None, f"cannot take {num_utts} of its {len(utts)} utterances")
+    keep = utts[:num_utts] if first else [utts[i * len(utts) // num_utts] for i in range(num_utts)]
+    return fix_tables(data, exclude=set(utts) - set(keep))[0]
+
+
 # ------------------------------------------------------------------------------------- combine
 
 
@@ -404,12 +416,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         write_datadir(args.dst, combined)
         n_utts = len(combined["utt2spk"].values)
         logging.info("%s: combined %d utterances from %d dirs", args.dst, n_utts, len(sources))
+    elif args.command == "subset":
+        write_datadir(args.dst, subset_datadir(load_datadir(args.src), args.num_utts, args.first))
+        logging.info("%s: %d utterances of %s", args.dst, args.num_utts, args.src)
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Validate, fix and combine Kaldi data directories (wav.scp, text, text.*, utt2spk, "
+        description="Validate, fix, combine and subset Kaldi data directories (wav.scp, text, text.*, utt2spk, "
         "spk2utt, segments, utt2rec, utt2num_samples).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -421,6 +436,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("combine", help="concatenate data dirs into dst (duplicate ids are errors)")
     p.add_argument("dst")
     p.add_argument("src", nargs="+")
+    p = sub.add_parser("subset", help="num_utts utterances of src, evenly spread over its sorted ids, into dst")
+    p.add_argument("src")
+    p.add_argument("num_utts", type=int)
+    p.add_argument("dst")
+    p.add_argument("--first", action="store_true", help="the first num_utts instead")
     return parser
 
 
