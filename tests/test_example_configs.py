@@ -273,9 +273,11 @@ METHODS = {  # method: (pattern, what it may change)
     "downsample": (r"_fastinf_(sd|cl|av)\d", ["frontend_conf.downsample", "frontend_conf.downsample_factor",
                                               "postencoder", "postencoder_conf.*"]),
     "layers": (r"_fastinf_layers\d", ["frontend_conf.keep_layers"]),
-    # each exit reads its own layer: no weighted sum, and the exit heads replace the linear head
+    # each exit reads its own layer: no weighted sum, and the exit heads replace the linear head (and
+    # may warm up on a frozen upstream first)
     "early_exit": (r"_fastinf_early_exit_", ["model", "model_conf.exit_*", "encoder", "encoder_conf.*",
-                                             "frontend_conf.weighted_sum", "specaug", "specaug_conf.*"]),
+                                             "frontend_conf.weighted_sum", "frontend_conf.freeze_steps",
+                                             "specaug", "specaug_conf.*"]),
     **{system: (f"_{system}_", changes) for system, changes in CONTEXT_CHANGES.items()},
     # the baseline without an SSL upstream: ESPnet's filterbank frontend and a conformer from scratch
     "fbank_baseline": (r"_fbank_", ["frontend", "frontend_conf.*", "specaug", "specaug_conf.*", "normalize",

@@ -13,4 +13,5 @@ set -euo pipefail
     --task asr --target asr --text_name text --token_type char \
     --train_config conf/train_asr.yaml --inference_config conf/decode_asr_lm.yaml \
     --results_opts "--baseline asr_asr_train_asr_ssl_tiny_pretrained_ctc --compute_systems *_fastinf_*
-                    --compute_metric wer cer --pareto RESULTS.pareto.png --exit_curve RESULTS.exit_curve.png" "$@"
+                    --compute_metric wer cer --pareto RESULTS.pareto.png --exit_curve RESULTS.exit_curve.png
+                    --baseline_tag decode_asr_lm_asr_model_valid.loss.ave" "$@"
