@@ -373,8 +373,9 @@ def seeds_section(experiments: Sequence[Path], names: Sequence[str], options: Co
             f"system minus the baseline with each side's seeds averaged per utterance, with the 95 % "
             f"interval of a paired bootstrap over the {options.decode_set} utterances (1000 "
             f"resamples, `python -m espnet2_ext.recipe.significance`); P(better): the share of "
-            f"resamples in which the system makes fewer errors. An interval that holds 0 is no "
-            f"evidence of a difference; it covers the test sample, the sd column the seeds.", "",
+            f"resamples in which the system makes fewer errors. The interval covers the sampling of "
+            f"the test utterances, the sd column the seeds: an interval that holds 0 is no evidence "
+            f"of a difference, and a system with one seed has no spread of its own in it.", "",
             "|" + "|".join(headers) + "|", "|" + "|".join("---" for _ in headers) + "|",
             *("|" + "|".join(row) + "|" for row in rows), ""]
 
