@@ -44,7 +44,6 @@ from espnet2_ext.fastinf.precision import PRECISIONS
 from espnet2_ext.kaldi_files import iter_lines
 
 SEARCHES = ("best_path", "lm")
-LM_OPTIONS = ("ctc_lm", "ctc_lm_alpha", "ctc_lm_beta", "ctc_lm_beam", "ctc_lm_markup")  # asr_inference's
 
 
 @dataclass
@@ -62,10 +61,10 @@ def speech2text(exp_dir: Path, model_file: str, precision: str, search: str, lm_
     the decoding config is silent)."""
     import espnet2.bin.asr_inference as stock
 
-    from espnet2_ext.bin.asr_inference import get_parser, search_class, with_upstream_precision
+    from espnet2_ext.bin.asr_inference import CTC_LM_OPTIONS, get_parser, search_class, with_upstream_precision
 
     parser = get_parser()
-    options = {key: lm_config.get(key, parser.get_default(key)) for key in LM_OPTIONS}
+    options = {key: lm_config.get(key, parser.get_default(key)) for key in CTC_LM_OPTIONS}
     options.update(ctc_greedy=search == "best_path", ctc_lm=options["ctc_lm"] if search == "lm" else None)
     cls = with_upstream_precision(search_class(options), precision)
     return cls(asr_train_config=exp_dir / "config.yaml", asr_model_file=exp_dir / model_file, device="cpu",

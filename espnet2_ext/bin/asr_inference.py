@@ -99,11 +99,14 @@ def model_nlsyms(train_args) -> Set[str]:
     return CharTokenizer(non_linguistic_symbols=path).non_linguistic_symbols
 
 
+# The options of the word-LM prefix search, in the order search_class unpacks them.
+CTC_LM_OPTIONS = ("ctc_lm", "ctc_lm_alpha", "ctc_lm_beta", "ctc_lm_beam", "ctc_lm_markup")
+
+
 def search_class(kwargs: dict) -> type:
     """The Speech2Text class of the search the options select (and pop from ``kwargs``)."""
     greedy = kwargs.pop("ctc_greedy")
-    lm_path, alpha, beta, beam, markup = (
-        kwargs.pop(k) for k in ("ctc_lm", "ctc_lm_alpha", "ctc_lm_beta", "ctc_lm_beam", "ctc_lm_markup"))
+    lm_path, alpha, beta, beam, markup = (kwargs.pop(k) for k in CTC_LM_OPTIONS)
     if greedy and lm_path:
         raise ValueError("--ctc_greedy and --ctc_lm are two searches: choose one")
     if markup and not lm_path:

@@ -1,9 +1,10 @@
 """Kaldi data directories: validate, fix, combine, subset, and derive spk2utt.
 
 Python replacements for Kaldi's ``utils/validate_data_dir.sh``, ``utils/fix_data_dir.sh``,
-``utils/combine_data.sh``, ``utils/subset_data_dir.sh`` and ``utils/utt2spk_to_spk2utt.pl``. Besides the standard files
-(wav.scp, text, utt2spk, spk2utt, segments) it knows this project's ``text.*`` alternative
-targets, the three-column neighbour map ``utt2rec`` and the dump dirs' ``utt2num_samples``.
+``utils/combine_data.sh``, ``utils/subset_data_dir.sh`` and ``utils/utt2spk_to_spk2utt.pl``.
+Besides the standard files (wav.scp, text, utt2spk, spk2utt, segments) it knows this project's
+``text.*`` alternative targets, the three-column neighbour map ``utt2rec`` and the dump dirs'
+``utt2num_samples``.
 
     python -m espnet2_ext.recipe.datadir validate data/train [--no_audio_check]
     python -m espnet2_ext.recipe.datadir fix data/train
