@@ -125,3 +125,31 @@ def test_text_probe_on_bags_of_words_learns_which_word_carries_the_label(tmp_pat
     scores = json.loads(capsys.readouterr().out)[str(scored)]
     assert scores["majority"] == 0.5 and scores["own_C10"] == scores["own_C10_macro_f1"] == 1.0
     assert scores["neighbours_C10"] == 0.5  # one-segment recordings: no neighbours, no information
+
+
+def test_text_probe_vocabulary_keeps_only_the_listed_words_and_phrases(tmp_path, capsys):
+    # The label lives in the two-word phrase "not good" (its words alone also occur in "good cat"
+    # and "not cat"); a vocabulary of that phrase finds it, one of fillers alone finds nothing.
+    rows = {"train": [], "scored": []}
+    for name, fillers in (("train", ["cat", "dog", "cow"]), ("scored", ["hen", "fox"])):
+        for i, filler in enumerate(fillers):
+            rows[name] += [(f"{name}n{i}", f"not good {filler}", "Negative"),
+                           (f"{name}p{i}", f"good {filler} not {filler}", "Positive")]
+        data = tmp_path / name
+        data.mkdir()
+        write_lines(data / "text", [f"{u} {text}" for u, text, _ in rows[name]])
+        write_lines(data / "utt2rec", [f"{u} {u} 0" for u, _, _ in rows[name]])
+        write_lines(data / "text.sentiment", [f"{u} {label}" for u, _, label in rows[name]])
+    scored = tmp_path / "scored"
+    for vocabulary, expected in (("not   good\n\n", 1.0), ("cat\n", 0.5)):
+        (tmp_path / "vocab.txt").write_text(vocabulary)
+        assert main_probe([str(tmp_path / "train"), str(scored), "--C", "10", "--encoder", "words",
+                           "--vocabulary", str(tmp_path / "vocab.txt")]) == 0
+        assert json.loads(capsys.readouterr().out)[str(scored)]["own_C10"] == expected
+    (tmp_path / "vocab.txt").write_text("\n")
+    assert main_probe([str(tmp_path / "train"), str(scored), "--encoder", "words",
+                       "--vocabulary", str(tmp_path / "vocab.txt")]) == 1
+    assert f"{tmp_path / 'vocab.txt'}: no words in the vocabulary file" in capsys.readouterr().err
+    (tmp_path / "vocab.txt").write_text("cat\n")
+    assert main_probe([str(tmp_path / "train"), str(scored), "--vocabulary", str(tmp_path / "vocab.txt")]) == 1
+    assert "--vocabulary needs --encoder words" in capsys.readouterr().err

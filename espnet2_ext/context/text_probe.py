@@ -4,6 +4,8 @@ the sentence embeddings of one data dir and scored on others.
 ``--encoder words`` probes binary bags of words instead (the training dir's vocabulary): what a
 text classifier learns from the training labels with perfect transcripts: where the labels live
 in the words alone (as in mini_slue), what a single-segment speech model can hope to reach.
+``--vocabulary FILE`` keeps only the words and phrases listed there (one per line), e.g. the
+corpus's sentiment cue words: what a classifier that has found those words learns from the labels.
 
 If the neighbours' embeddings (generative context's targets, ``text_targets.py``) predict a label
 no better than the majority class, distilling them into c_t cannot help that task, whatever the
@@ -32,14 +34,31 @@ Embedder = Callable[[Sequence[str]], np.ndarray]  # texts -> (N, D) float32
 WORDS = "words"  # the --encoder value for bags of words
 
 
-def embedder(encoder: str, train_texts: Sequence[str]) -> Embedder:
-    """The sentence ``encoder``, or for ``words`` binary bags of the training texts' words."""
+def embedder(encoder: str, train_texts: Sequence[str], vocabulary: Optional[Sequence[str]] = None) -> Embedder:
+    """The sentence ``encoder``, or for ``words`` binary bags of the training texts' words (of the
+    ``vocabulary`` words and phrases only, when given)."""
     if encoder != WORDS:
+        if vocabulary is not None:
+            raise DataError(f"--vocabulary needs --encoder {WORDS}")
         return lambda texts: embed(texts, encoder)
     from sklearn.feature_extraction.text import CountVectorizer
 
-    vectorizer = CountVectorizer(binary=True, token_pattern=r"\S+").fit(train_texts)
+    if vocabulary is None:
+        vectorizer = CountVectorizer(binary=True, token_pattern=r"\S+").fit(train_texts)
+    else:
+        longest = max(len(phrase.split()) for phrase in vocabulary)
+        vectorizer = CountVectorizer(binary=True, token_pattern=r"\S+", ngram_range=(1, longest),
+                                     vocabulary=sorted(set(vocabulary)))
     return lambda texts: vectorizer.transform(texts).toarray().astype(np.float32)
+
+
+def read_vocabulary(path: Path) -> Sequence[str]:
+    """Words and phrases, one per line (blank lines skipped)."""
+    phrases = [" ".join(line.split()) for line in path.read_text(encoding="utf-8").splitlines()]
+    phrases = [phrase for phrase in phrases if phrase]
+    if not phrases:
+        raise DataError(f"{path}: no words in the vocabulary file")
+    return phrases
 
 
 def features(data_dir: Path, label: str, offsets: Sequence[int], encode: Embedder) -> Features:
@@ -82,9 +101,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--offsets", type=int, nargs="+", default=[-1, 1], help="the neighbours (context_offsets)")
     parser.add_argument("--encoder", default=DEFAULT_ENCODER,
                         help=f"context_text_encoder, or '{WORDS}' for bags of words")
+    parser.add_argument("--vocabulary", type=Path,
+                        help=f"with --encoder {WORDS}: only these words and phrases (one per line)")
     parser.add_argument("--C", type=float, nargs="+", default=[0.1, 1.0, 10.0], help="regularisation strengths")
     args = parser.parse_args(argv)
-    encode = embedder(args.encoder, list(read_map(args.train / "text").values()))
+    vocabulary = None if args.vocabulary is None else read_vocabulary(args.vocabulary)
+    encode = embedder(args.encoder, list(read_map(args.train / "text").values()), vocabulary)
     train = features(args.train, args.label, args.offsets, encode)
     results: Dict[str, Dict[str, float]] = {}
     for data_dir in args.scored:
