@@ -6,8 +6,8 @@ from test_recipe_results import WER, build_compute_tree, decode, macs, put
 
 from espnet2_ext.fastinf.plugin import PLUGIN
 from espnet2_ext.fastinf.report import (
-    ComputeOptions, System, baseline_seed_errors, compute_systems, pareto_front, point_labels,
-    short_labels, within,
+    ComputeOptions, System, baseline_seed_errors, compute_systems, pareto_front, plot_points,
+    point_labels, short_labels, within,
 )
 from espnet2_ext.recipe.results import Tables, find_experiments, main, render
 
@@ -139,6 +139,18 @@ def test_short_plot_labels_and_pareto_front():
     found = [System(name, (err,), gmacs, None, None, 1, None, 1)
              for name, err, gmacs in [("a", 5.0, 1.0), ("b", 6.0, 1.0), ("c", 4.0, 2.0), ("d", 4.5, 3.0)]]
     assert [s.label for s in pareto_front(found)] == ["a", "c"]
+
+
+def test_plot_points_average_seed_runs_of_the_baseline_decoding():
+    lm, greedy = "decode_lm", "decode_greedy"
+    found = [(name, System(name, (err,), gmacs, None, None, 1, None, 1, tag=tag))
+             for name, err, gmacs, tag in [("asr_sd3", 10.0, 1.0, lm), ("asr_sd3_seed1", 14.0, 1.2, lm),
+                                           ("asr_sd3_seed2", 99.0, 1.0, greedy), ("asr_ee", 5.0, 2.0, lm),
+                                           ("asr_ee", None, 2.0, lm)]]
+    points = plot_points(found, lm)
+    assert sorted(points) == ["asr_ee", "asr_sd3"]  # another decoding is no point; None errors none
+    assert (points["asr_sd3"].label, points["asr_sd3"].err, points["asr_sd3"].gmacs) == ("asr_sd3 (2 seeds)", 12.0, 1.1)
+    assert (points["asr_ee"].label, points["asr_ee"].err) == ("asr_ee", 5.0)
 
 
 def test_point_labels_join_points_that_would_overlap():

@@ -7,7 +7,7 @@ decoding time, each with its change against the baseline, RTF, parameters and me
 then for each compared error rate (``--compute_metric``, several allowed) a sentence naming the
 strategies within ``--threshold`` (absolute) of the baseline's, and the baseline's spread over its
 seed runs; with ``--pareto <png>`` a plot of the first error rate against GMACs/s with the Pareto
-frontier. When the baseline has seed runs (``<exp>_seed<N>``), every strategy's runs are compared
+frontier (one point per system: decoded as the baseline row, seed runs averaged). When the baseline has seed runs (``<exp>_seed<N>``), every strategy's runs are compared
 with them, decoded the same way: mean and spread over seeds, and a paired bootstrap over the
 utterances with seeds averaged per utterance (``espnet2_ext.recipe.significance``). An early-exit
 experiment decoded by several exit rules (a threshold sweep: decode dirs with an ``exit_rule``
@@ -20,7 +20,7 @@ import fnmatch
 import logging
 import os
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -185,27 +185,45 @@ def point_labels(systems: Sequence[System], labels: Sequence[str],
     return [(point, " / ".join(members)) for point, members in groups]
 
 
-def plot_pareto(systems: Sequence[System], baseline: System, options: ComputeOptions) -> None:
-    """Error rate against GMACs/s, one labelled point per system, the Pareto frontier as a line."""
+def plot_points(found: Sequence[Tuple[str, System]], tag: str) -> Dict[str, System]:
+    """One point per system for the plot, by experiment name: its decodes made as the baseline row
+    was (inference ``tag``; other decodings are rows of the table), its seed runs
+    (``<name>_seed<N>``) merged into the mean of their error rates and MACs."""
+    groups: Dict[str, List[System]] = {}
+    for name, system in found:
+        if system.tag == tag and system.err is not None:
+            groups.setdefault(SEED_SUFFIX.sub("", name), []).append(system)
+    return {name: replace(runs[0], label=name if len(runs) == 1 else f"{name} ({len(runs)} seeds)",
+                          errs=(statistics.mean(s.err for s in runs),),
+                          gmacs=statistics.mean(s.gmacs for s in runs))
+            for name, runs in groups.items()}
+
+
+def plot_pareto(found: Sequence[Tuple[str, System]], baseline: System, options: ComputeOptions) -> None:
+    """Error rate against GMACs/s, one labelled point per system (:func:`plot_points`), the Pareto
+    frontier of those points as a line."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state
 
     metric = options.metric.upper()
-    points = [s for s in systems if s.err is not None]
+    by_name = plot_points(found, baseline.tag)
+    base = by_name.get(SEED_SUFFIX.sub("", options.baseline))
+    points = list(by_name.values())
     figure = Figure(figsize=(7, 4.5))
     axes = figure.add_subplot()
     axes.scatter([s.gmacs for s in points], [s.err for s in points], color="tab:blue", zorder=3)
-    if baseline.err is not None:
-        axes.scatter([baseline.gmacs], [baseline.err], color="tab:red", marker="s", zorder=4,
-                     label=f"baseline ({baseline.label})")
+    if base is not None:
+        axes.scatter([base.gmacs], [base.err], color="tab:red", marker="s", zorder=4,
+                     label=f"baseline ({base.label})")
     front = pareto_front(points)
     axes.plot([s.gmacs for s in front], [s.err for s in front], color="tab:green", linestyle="--",
               zorder=2, label="Pareto frontier")
-    others = [s for s in points if s is not baseline]
+    others = [s for s in points if s is not base]
     for (gmacs, err), label in point_labels(others, short_labels([s.label for s in others])):
         axes.annotate(label, (gmacs, err), textcoords="offset points", xytext=(4, 4), fontsize=7)
     axes.set_xlabel("GMACs per second of audio (encoder path)")
     axes.set_ylabel(f"{metric} (%)")
-    axes.set_title(f"{metric} against compute, {options.decode_set}")
+    axes.set_title(f"{metric} against compute, {options.decode_set}\n{baseline.tag}, seed runs averaged",
+                   fontsize=10)
     axes.margins(x=0.15, y=0.1)  # room for the labels
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
@@ -313,7 +331,9 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
         lines += ["", f"Pareto frontier ({metric} against GMACs/s: no other system has both a lower "
                   f"{metric} and fewer MACs): {', '.join(s.label for s in front)}."]
     if options.pareto is not None:
-        plot_pareto([baseline] + others, baseline, options)
+        # the baseline's own seed runs are no rows of the table, but are averaged into its point
+        base_seeds = compute_systems(experiments, names, replace(options, systems=f"{options.baseline}_seed*"))
+        plot_pareto(found + [pair for pair in base_seeds if pair[0] != options.baseline], baseline, options)
         lines += ["", f"![{metric} against GMACs/s]({os.path.relpath(options.pareto, out_dir)})"]
     counted = sorted({s.num_utts for s in [baseline] + others})
     lines += ["", f"GMACs/s: multiply-accumulates of the encoder path that decoding runs "
