@@ -265,11 +265,15 @@ METHODS = {  # method: (pattern, what it may change)
     "rewire_upstream": (r"_ssl_tiny_rewire_", ["frontend_conf.weights"]),
     # fine-tuning / frozen probe of the default upstream: what trains, and the head (mini_slue's
     # default has a conformer head with SpecAugment, the linear heads their own schedule and budget,
-    # as they were measured)
+    # as they were measured; a classifier also its pooling)
     "pretrained_upstream": (r"_ssl_tiny_pretrained_", ["frontend_conf.freeze_*", "frontend_conf.weighted_sum",
                                                        "encoder", "encoder_conf.*", "specaug", "specaug_conf.*",
+                                                       "decoder_conf.pooling",
                                                        "optim_conf.lr", "scheduler_conf.*",
                                                        "max_epoch", "patience", "keep_nbest_models"]),
+    # downsampling with the upstream's CNN trained too (named ..._ctc_cnn)
+    "downsample_cnn": (r"_fastinf_(sd|cl|av)\d_ctc_cnn", ["frontend_conf.downsample", "frontend_conf.downsample_factor",
+                                                        "postencoder", "postencoder_conf.*", "frontend_conf.freeze_cnn"]),
     "downsample": (r"_fastinf_(sd|cl|av)\d", ["frontend_conf.downsample", "frontend_conf.downsample_factor",
                                               "postencoder", "postencoder_conf.*"]),
     "layers": (r"_fastinf_layers\d", ["frontend_conf.keep_layers"]),
@@ -314,7 +318,8 @@ def test_system_differs_from_its_reference_only_in_its_method(system, monkeypatc
     assert {k for k in changed if not any(fnmatch.fnmatch(k, p) for p in METHODS[method][1])} == set()
     assert changed or method in MAY_EQUAL_THE_DEFAULT, f"{system.experiment} is {reference.name}: nothing changed"
     strategy = re.search(r"_fastinf_(\w+?)_ctc", name)
-    if method == "downsample":  # the experiment's name is the downsampler and its factor
+    if method.startswith("downsample"):  # the experiment's name is the downsampler and its factor
+        assert conf["frontend_conf.freeze_cnn"] is (method == "downsample")
         factor = conf["frontend_conf.downsample_factor"]
         assert f"{conf['frontend_conf.downsample']}{factor}" == strategy[1]
         upsample_from = CTC_UPSAMPLING_FROM[system.recipe]
