@@ -250,6 +250,8 @@ CONTEXT_CHANGES = {
     "ctxaware_text": ["model", "model_conf.context_*", "model_conf.fusion*"],
     "ctxinject": ["frontend", "frontend_conf.context_offsets", "batch_bins"],
 }
+DOWNSAMPLE_CHANGES = ["frontend_conf.downsample", "frontend_conf.downsample_factor", "postencoder",
+                      "postencoder_conf.*"]
 METHODS = {  # method: (pattern, what it may change)
     "default": (r"^train_(asr|ner|sentiment)$", []),
     # the default with another epoch budget, named by it (e.g. train_sentiment_ep8)
@@ -272,10 +274,8 @@ METHODS = {  # method: (pattern, what it may change)
                                                        "optim_conf.lr", "scheduler_conf.*",
                                                        "max_epoch", "patience", "keep_nbest_models"]),
     # downsampling with the upstream's CNN trained too (named ..._ctc_cnn)
-    "downsample_cnn": (r"_fastinf_(sd|cl|av)\d_ctc_cnn", ["frontend_conf.downsample", "frontend_conf.downsample_factor",
-                                                        "postencoder", "postencoder_conf.*", "frontend_conf.freeze_cnn"]),
-    "downsample": (r"_fastinf_(sd|cl|av)\d", ["frontend_conf.downsample", "frontend_conf.downsample_factor",
-                                              "postencoder", "postencoder_conf.*"]),
+    "downsample_cnn": (r"_fastinf_(sd|cl|av)\d_ctc_cnn", [*DOWNSAMPLE_CHANGES, "frontend_conf.freeze_cnn"]),
+    "downsample": (r"_fastinf_(sd|cl|av)\d", DOWNSAMPLE_CHANGES),
     "layers": (r"_fastinf_layers\d", ["frontend_conf.keep_layers"]),
     # each exit reads its own layer: no weighted sum, and the exit heads replace the linear head (and
     # may warm up on a frozen upstream first)

@@ -7,9 +7,10 @@ decoding time, each with its change against the baseline, RTF, parameters and me
 then for each compared error rate (``--compute_metric``, several allowed) a sentence naming the
 strategies within ``--threshold`` (absolute) of the baseline's, and the baseline's spread over its
 seed runs; with ``--pareto <png>`` a plot of the first error rate against GMACs/s with the Pareto
-frontier (one point per system: decoded as the baseline row, seed runs averaged). When the baseline has seed runs (``<exp>_seed<N>``), every strategy's runs are compared
-with them, decoded the same way: mean and spread over seeds, and a paired bootstrap over the
-utterances with seeds averaged per utterance (``espnet2_ext.recipe.significance``). An early-exit
+frontier (one point per system: decoded as the baseline row, seed runs averaged). When the
+baseline has seed runs (``<exp>_seed<N>``), every strategy's runs are compared with them, decoded
+the same way: mean and spread over seeds, and a paired bootstrap over the utterances with seeds
+averaged per utterance (``espnet2_ext.recipe.significance``). An early-exit
 experiment decoded by several exit rules (a threshold sweep: decode dirs with an ``exit_rule``
 file) gets the threshold curve: mean exit layer, error rates and decoding time per rule, and with
 ``--exit_curve <png>`` the error rate against the mean exit layer.
