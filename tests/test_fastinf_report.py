@@ -6,7 +6,7 @@ from test_recipe_results import WER, build_compute_tree, decode, macs, put
 
 from espnet2_ext.fastinf.plugin import PLUGIN
 from espnet2_ext.fastinf.report import (
-    ComputeOptions, System, baseline_seed_errors, compute_systems, pareto_front, plot_points,
+    ComputeOptions, System, baseline_seed_errors, baseline_seed_systems, compute_systems, pareto_front, plot_points,
     point_labels, short_labels, within,
 )
 from espnet2_ext.recipe.results import Tables, find_experiments, main, render
@@ -237,3 +237,15 @@ def test_strategy_seeds_are_compared_with_the_baseline_seeds(tmp_path):
     assert len(rows) == 2 and rows[1].startswith("|asr_sd2|2|2.50 (3.54)|-10.83 [")
     low, high = (float(x) for x in rows[1].split("[")[1].split("]")[0].split(", "))
     assert low <= -10.83 <= high < 0.0 and float(rows[1].split("|")[5]) > 0.95
+
+
+def test_baseline_seed_systems_are_its_seed_runs_decoded_as_its_row(tmp_path):
+    exp = tmp_path / "exp"
+    build_compute_tree(exp)
+    decode(exp, "asr_base_seed1", 14.0, 2.2)
+    decode(exp, "asr_base_seed2", 12.0)  # no macs.json: no point
+    decode(exp, "asr_base_seed3_cnn", 5.0, 1.0)  # another system, not a seed run
+    put(exp / "asr_base_seed2" / "decode_int8" / "test" / "macs.json", macs(1.0))  # another decoding
+    experiments, names, baseline, _ = systems(exp, ComputeOptions("asr_base"))
+    found = baseline_seed_systems(experiments, names, ComputeOptions("asr_base"), baseline.tag)
+    assert [(name, s.err, s.gmacs) for name, s in found] == [("asr_base_seed1", 14.0, 2.2)]

@@ -276,6 +276,16 @@ def baseline_seed_errors(experiments: Sequence[Path], names: Sequence[str], opti
             for err in [error_rate(exp / tag / options.decode_set, metric)] if err is not None]
 
 
+def baseline_seed_systems(experiments: Sequence[Path], names: Sequence[str], options: ComputeOptions,
+                          tag: str) -> List[Tuple[str, System]]:
+    """(name, system) of the baseline's other seed runs (``seed_groups``; no rows of the table, but
+    averaged into the baseline's plot point), each decoded as the baseline row (inference ``tag``)."""
+    name_of = dict(zip(experiments, names))
+    runs = seed_groups(experiments, names).get(SEED_SUFFIX.sub("", options.baseline), [])
+    dirs = [(name_of[exp], exp / tag / options.decode_set) for exp in runs if name_of[exp] != options.baseline]
+    return [(name, _system(name, d, options.metrics)) for name, d in dirs if (d / "macs.json").is_file()]
+
+
 def baseline_seeds_sentence(experiments: Sequence[Path], names: Sequence[str],
                             options: ComputeOptions, metric: str, tag: str) -> Optional[str]:
     """The baseline's spread over its seed runs, so that a reader can tell a strategy's difference
@@ -332,9 +342,7 @@ def fast_inference_section(experiments: Sequence[Path], names: Sequence[str], op
         lines += ["", f"Pareto frontier ({metric} against GMACs/s: no other system has both a lower "
                   f"{metric} and fewer MACs): {', '.join(s.label for s in front)}."]
     if options.pareto is not None:
-        # the baseline's own seed runs are no rows of the table, but are averaged into its point
-        base_seeds = compute_systems(experiments, names, replace(options, systems=f"{options.baseline}_seed*"))
-        plot_pareto(found + [pair for pair in base_seeds if pair[0] != options.baseline], baseline, options)
+        plot_pareto(found + baseline_seed_systems(experiments, names, options, baseline.tag), baseline, options)
         lines += ["", f"![{metric} against GMACs/s]({os.path.relpath(options.pareto, out_dir)})"]
     counted = sorted({s.num_utts for s in [baseline] + others})
     lines += ["", f"GMACs/s: multiply-accumulates of the encoder path that decoding runs "
