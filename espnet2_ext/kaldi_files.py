@@ -8,6 +8,11 @@ from typing import Dict, Iterator, Mapping, Tuple, Union
 from espnet2_ext.errors import at
 
 PathLike = Union[str, Path]
+# A data dir's sub-directory of segments that are only neighbours of its utterances (context-aware
+# fine-tuning): the segments of the same recordings that a corpus's split left out, from the
+# corpus's full release. A Kaldi data dir of its own, in the index space of the data dir's utt2rec;
+# corpus readers write it, stages 2-4 carry it into the dump dir, the context plugin reads it.
+NEIGHBOUR_DIR = "neighbours"
 
 
 def iter_lines(path: PathLike) -> Iterator[Tuple[int, str, str]]:

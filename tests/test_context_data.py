@@ -10,6 +10,7 @@ from helpers import write_lines
 
 from espnet2_ext.errors import DataError
 from espnet2_ext.context.data import ContextSpec, inputs_for, spec_from_config
+from espnet2_ext.kaldi_files import NEIGHBOUR_DIR
 from espnet2_ext.recipe.data_inputs import main
 
 # Recording A: a0 a1 a2 (a3 was filtered out); recording B: b0 alone. Lengths in samples.
@@ -94,6 +95,53 @@ def test_injected_audio_holds_contiguous_neighbours_and_the_segment_mask(data_di
         assert len(audio) == left + LENGTHS[utt] + sum(LENGTHS[u] for u in after)
         level = (list(LENGTHS).index(utt) + 1) / 10
         assert np.allclose(audio[inside, 0], level, atol=1e-4)
+
+
+def add_neighbour_dir(data_dir: Path, lengths: dict, utt2rec: list) -> Path:
+    """``data_dir/neighbours/``: segments that are only context (the corpus's split left them out)."""
+    extra = data_dir / NEIGHBOUR_DIR
+    extra.mkdir()
+    for utt, n in lengths.items():
+        soundfile.write(extra / f"{utt}.flac", np.full(n, -0.5), 16000, subtype="PCM_16")
+    write_lines(extra / "wav.scp", [f"{u} {extra / u}.flac" for u in lengths])
+    write_lines(extra / "utt2spk", [f"{u} {u}" for u in lengths])
+    write_lines(extra / "utt2rec", utt2rec)
+    return extra
+
+
+def test_neighbour_only_segments_fill_the_gaps_but_are_no_training_items(data_dir, capsys):
+    # a3 was filtered out of the split; the release has it, and b1 after b0.
+    extra = add_neighbour_dir(data_dir, {"a3": 700, "b1": 900}, ["a3 A 3", "b1 B 1"])
+    conf = write_config(data_dir.parent / "c.yaml", "model: ctx_aware\n")
+    assert main(["--config", str(conf), "--data_dir", str(data_dir), "--option", "x", "--training", "--write"]) == 0
+    folder = data_dir / "context" / "neighbours_m1_p1"
+    assert (folder / "speech_next.scp").read_text() == (
+        f"a0 {data_dir}/a1.flac\na1 {data_dir}/a2.flac\na2 {extra}/a3.flac\nb0 {extra}/b1.flac\n")
+    assert (folder / "ctx_mask").read_text() == "a0 0 1\na1 1 1\na2 1 1\nb0 0 1\n"
+    assert (data_dir / "context" / "utt2pos").read_text() == "a0 0 0\na1 0 1\na2 0 2\nb0 1 0\n"
+
+
+def test_injected_audio_takes_neighbour_only_segments_but_writes_only_utterances(data_dir):
+    add_neighbour_dir(data_dir, {"b1": 900}, ["b1 B 1"])
+    conf = write_config(data_dir.parent / "c.yaml", "frontend: ssl_upstream_inject\nfrontend_conf:\n"
+                        "  context_offsets: [-1, 1]\n  weights: random\n  arch: tiny\n")
+    assert main(["--config", str(conf), "--data_dir", str(data_dir), "--option", "x", "--write"]) == 0
+    (path, _, _), = inputs_for(ContextSpec("inject", (-1, 1)), data_dir, training=False)
+    scp = dict(line.split() for line in Path(path).read_text().splitlines())
+    assert sorted(scp) == ["a0", "a1", "a2", "b0"]
+    audio, _ = soundfile.read(scp["b0"])
+    assert len(audio) == 800 + 900 and np.allclose(audio[800:, 0], -0.5, atol=1e-4)
+
+
+@pytest.mark.parametrize("utt2rec, message", [
+    (["a1 A 5"], "neighbours/wav.scp: 'a1' is also an utterance of"),
+    (["x9 A 1"], "neighbours/utt2rec:1: 'x9' has the same recording and index as 'a1'"),
+])
+def test_a_neighbour_only_segment_that_clashes_with_an_utterance_is_named(data_dir, utt2rec, message, capsys):
+    add_neighbour_dir(data_dir, {utt2rec[0].split()[0]: 500}, utt2rec)
+    conf = write_config(data_dir.parent / "c.yaml", "model: ctx_aware\n")
+    assert main(["--config", str(conf), "--data_dir", str(data_dir), "--option", "x", "--training", "--write"]) == 1
+    assert message in capsys.readouterr().err
 
 
 def test_only_context_injection_gets_its_own_statistics_dir(tmp_path, capsys):

@@ -16,6 +16,7 @@ from espnet2_ext.context.neighbours import NeighbourMap
 from espnet2_ext.context.text_probe import main as main_probe
 from espnet2_ext.context.text_targets import embed, encoder_dir, text_targets
 from espnet2_ext.errors import DataError
+from espnet2_ext.kaldi_files import NEIGHBOUR_DIR
 from espnet2_ext.recipe.data_inputs import main
 
 TEXTS = {"a0": "the cat", "a1": "sat on", "a2": "the mat", "b0": "a dog"}
@@ -38,6 +39,27 @@ def test_targets_are_the_renormalised_mean_of_the_neighbours_embeddings(encoder)
     assert not targets["b0"].any()  # no neighbour: zeros, left out of the loss
     previous_only = text_targets(TEXTS, nmap, ["a1"], (-1,), encoder)
     np.testing.assert_allclose(previous_only["a1"], vectors["a0"], atol=1e-6)
+
+
+def test_neighbour_only_segments_give_their_transcripts_and_count_as_missing_without_one(tmp_path, encoder):
+    data = tmp_path / "train"
+    (data / NEIGHBOUR_DIR).mkdir(parents=True)
+    write_lines(data / "wav.scp", ["a1 a1.flac", "b0 b0.flac"])
+    write_lines(data / "utt2rec", ["a1 A 1", "b0 B 0"])
+    write_lines(data / "text", ["a1 sat on", "b0 a dog"])
+    # The release has a1's neighbours a0 and a2 (a2 without a transcript) and b0's next, b1.
+    write_lines(data / NEIGHBOUR_DIR / "wav.scp", ["a0 a0.flac", "a2 a2.flac", "b1 b1.flac"])
+    write_lines(data / NEIGHBOUR_DIR / "utt2rec", ["a0 A 0", "a2 A 2", "b1 B 1"])
+    write_lines(data / NEIGHBOUR_DIR / "text", ["a0 the cat", "b1 the mat"])
+    config = tmp_path / "c.yaml"
+    config.write_text(f"model: ctx_aware\nmodel_conf:\n  context_source: text\n  context_text_encoder: {encoder}\n")
+    assert main(["--config", str(config), "--data_dir", str(data), "--option", "x", "--training", "--write"]) == 0
+    rows = {line.split()[0]: np.array(line.split()[1:], float)
+            for line in (data / "context" / "text_m1_p1" / "ctx_text").read_text().splitlines()}
+    vectors = dict(zip(["a0", "b1"], embed(["the cat", "the mat"], encoder)))
+    assert sorted(rows) == ["a1", "b0"]  # neighbour-only segments are no training items
+    np.testing.assert_allclose(rows["a1"], vectors["a0"], atol=1e-5)  # a2 has no text: missing
+    np.testing.assert_allclose(rows["b0"], vectors["b1"], atol=1e-5)
 
 
 def test_stage_10_writes_the_targets_as_text_float_and_names_a_missing_transcript(tmp_path, encoder, capsys):

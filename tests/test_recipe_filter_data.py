@@ -1,12 +1,14 @@
 """Tests for espnet2_ext.recipe.filter_data (stage 4)."""
 
 import logging
+import shutil
 from pathlib import Path
 from typing import List
 
 import pytest
 
 from espnet2_ext.errors import DataError
+from espnet2_ext.kaldi_files import NEIGHBOUR_DIR
 from espnet2_ext.recipe import filter_data
 from helpers import write_lines
 
@@ -64,3 +66,17 @@ def test_missing_inputs(tmp_path):
     (src / "utt2num_samples").unlink()
     with pytest.raises(DataError, match=rf"^{src}/utt2num_samples: missing \(format the audio first\)$"):
         filter_data.filter_dump_dir(src, tmp_path / "x", 0.1, 2, 16000)
+
+
+def test_neighbour_only_segments_are_copied_unfiltered_and_a_stale_copy_goes(tmp_path):
+    src, dst = make_dump(tmp_path), tmp_path / "train"
+    extra = src / NEIGHBOUR_DIR
+    extra.mkdir()
+    write_lines(extra / "wav.scp", ["s_n1 data/n1.flac"])
+    write_lines(extra / "utt2num_samples", ["s_n1 64000"])  # longer than --max_wav_duration
+    argv = ["--min_wav_duration", "0.1", "--max_wav_duration", "2", str(src), str(dst)]
+    assert filter_data.main(argv) == 0
+    assert read(dst / NEIGHBOUR_DIR / "wav.scp") == ["s_n1 data/n1.flac"]
+    shutil.rmtree(extra)
+    assert filter_data.main(argv) == 0
+    assert not (dst / NEIGHBOUR_DIR).exists()

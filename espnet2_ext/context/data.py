@@ -25,8 +25,12 @@ stage-10 statistics dir. The systems:
   HuBERT/wav2vec 2.0 at 16 kHz), so that the segment starts on the CNN's frame grid.
 
 Any other config is not this method's (``None``). Validation and decoding of a context-aware
-model read ``speech`` only (no ``training``). Neighbours come from ``utt2rec`` and must be in the
-same data dir (filtered ones count as missing).
+model read ``speech`` only (no ``training``). Neighbours come from ``utt2rec`` and are the data
+dir's own utterances (filtered ones count as missing) or, where the corpus reader wrote one, the
+segments of its ``neighbours/`` sub-directory: segments of the same recordings that the corpus's
+split left out (e.g. from the full VoxPopuli or LibriSpeech release), a Kaldi data dir in the index
+space of ``utt2rec`` that stages 3-4 format beside the utterances; they are context (audio, and
+text for generative context), never training items.
 """
 
 import functools
@@ -44,7 +48,7 @@ from espnet2_ext.context import (
 from espnet2_ext.context.neighbours import NeighbourMap
 from espnet2_ext.context.text_targets import DEFAULT_ENCODER, write_text_targets
 from espnet2_ext.errors import DataError
-from espnet2_ext.kaldi_files import PathLike, read_map, replaced_atomically, write_map
+from espnet2_ext.kaldi_files import NEIGHBOUR_DIR, PathLike, read_map, replaced_atomically, write_map
 
 _LOG = logging.getLogger(__name__)
 Input = Tuple[str, str, str]  # ESPnet's path,name,type
@@ -92,13 +96,40 @@ def _tag(offsets: Sequence[int]) -> str:
     return "_".join(f"{'m' if o < 0 else 'p'}{abs(o)}" for o in offsets)
 
 
-def _neighbour_map(data_dir: Path) -> Tuple[Dict[str, str], NeighbourMap]:
+@dataclass(frozen=True)
+class Segments:
+    """A data dir's utterances and every segment that may be one of their neighbours: the data
+    dir's own, and those of its ``neighbours/`` sub-directory (``NEIGHBOUR_DIR``: the segments of
+    the same recordings that the corpus's split left out, from its full release), which are
+    context only, never training items."""
+
+    wav: Dict[str, str]    # the data dir's utterances -> audio
+    audio: Dict[str, str]  # every segment, neighbour-only ones included -> audio
+    nmap: NeighbourMap
+    text_files: Tuple[Path, ...]  # the transcripts of both (a neighbour without one has no text)
+
+
+def read_segments(data_dir: Path) -> Segments:
+    """The utterances of ``data_dir`` and their possible neighbours; an utterance without an
+    ``utt2rec`` entry, or a segment that is both an utterance and a neighbour-only one, is an error."""
     wav = read_map(data_dir / "wav.scp")
-    nmap = NeighbourMap.from_file(data_dir / "utt2rec", valid=set(wav))
+    audio = dict(wav)
+    utt2recs, text_files = [data_dir / "utt2rec"], [data_dir / "text"]
+    extra = data_dir / NEIGHBOUR_DIR
+    if (extra / "wav.scp").is_file():
+        extra_wav = read_map(extra / "wav.scp")
+        shared = sorted(set(extra_wav) & set(wav))
+        if shared:
+            raise DataError(f"{extra / 'wav.scp'}: '{shared[0]}' is also an utterance of {data_dir} "
+                            f"({len(shared)} such segments)")
+        audio.update(extra_wav)
+        utt2recs.append(extra / "utt2rec")
+        text_files += [extra / "text"] if (extra / "text").is_file() else []
+    nmap = NeighbourMap.from_files(utt2recs, valid=set(audio))
     missing = sorted(u for u in wav if u not in nmap)
     if missing:
         raise DataError(f"{data_dir / 'utt2rec'}: no entry for '{missing[0]}' ({len(missing)} utterances)")
-    return wav, nmap
+    return Segments(wav, audio, nmap, tuple(text_files))
 
 
 def stats_suffix(spec: ContextSpec) -> str:
@@ -130,23 +161,25 @@ def write_inputs(spec: ContextSpec, data_dir: PathLike, training: bool) -> List[
     data_dir = Path(data_dir)
     inputs = inputs_for(spec, data_dir, training)
     if spec.kind == "inject":
-        wav, nmap = _neighbour_map(data_dir)
-        write_injected(wav, nmap, Path(inputs[0][0]).parent, spec.offsets, frame_stride(dict(spec.frontend_conf)))
+        write_injected(read_segments(data_dir), Path(inputs[0][0]).parent, spec.offsets,
+                       frame_stride(dict(spec.frontend_conf)))
     elif training and spec.kind in ("neighbours", "batch", "text"):
-        wav, nmap = _neighbour_map(data_dir)  # read once for both files of mode a
+        segments = read_segments(data_dir)  # read once for both files of mode a
         if spec.kind == "neighbours":
-            write_neighbour_inputs(wav, nmap, Path(inputs[1][0]).parent, spec.offsets)
+            write_neighbour_inputs(segments, Path(inputs[1][0]).parent, spec.offsets)
         if spec.kind == "text":
-            write_text_targets(wav, nmap, data_dir / "text", inputs[1][0], spec.offsets, spec.text_encoder)
-        write_positions(wav, nmap, inputs[-1][0])
+            write_text_targets(segments.wav, segments.nmap, segments.text_files, inputs[1][0], spec.offsets,
+                               spec.text_encoder)
+        write_positions(segments.wav, segments.nmap, inputs[-1][0])
     return inputs
 
 
-def write_neighbour_inputs(wav: Mapping[str, str], nmap: NeighbourMap, out_dir: Path, offsets: Sequence[int]) -> None:
+def write_neighbour_inputs(segments: Segments, out_dir: Path, offsets: Sequence[int]) -> None:
     """``<neighbour key>.scp`` per offset (the segment itself if missing) and ``ctx_mask``."""
-    found = {u: nmap.neighbours(u, offsets) for u in wav}
+    found = {u: segments.nmap.neighbours(u, offsets) for u in segments.wav}
     for offset in offsets:
-        write_map(out_dir / f"{neighbour_key(offset)}.scp", {u: wav[n[offset] or u] for u, n in found.items()})
+        write_map(out_dir / f"{neighbour_key(offset)}.scp",
+                  {u: segments.audio[n[offset] or u] for u, n in found.items()})
     write_map(out_dir / CTX_MASK, {u: " ".join(str(int(n[o] is not None)) for o in offsets) for u, n in found.items()})
 
 
@@ -167,18 +200,17 @@ def frame_stride(frontend_conf: Mapping[str, Any]) -> int:
     return receptive_field(cnn_layers(upstream))[1]
 
 
-def write_injected(wav: Mapping[str, str], nmap: NeighbourMap, out_dir: Path, offsets: Sequence[int],
-                   stride: int) -> None:
+def write_injected(segments: Segments, out_dir: Path, offsets: Sequence[int], stride: int) -> None:
     """Two-channel flac per utterance (context audio, segment mask) and their ``wav.scp``."""
     read = functools.lru_cache(maxsize=16)(_read_mono)  # a segment is read again as a neighbour
     scp: Dict[str, str] = {}
-    for utts in nmap.recordings().values():
-        for utt in utts:
-            before = _chain(nmap, utt, sorted((o for o in offsets if o < 0), reverse=True))
-            after = _chain(nmap, utt, sorted(o for o in offsets if o > 0))
-            rate, segment = read(wav[utt])
-            audio = injected_audio([read(wav[u])[1] for u in reversed(before)], segment,
-                                   [read(wav[u])[1] for u in after], stride)
+    for utts in segments.nmap.recordings().values():
+        for utt in (u for u in utts if u in segments.wav):  # neighbour-only segments are context
+            before = _chain(segments.nmap, utt, sorted((o for o in offsets if o < 0), reverse=True))
+            after = _chain(segments.nmap, utt, sorted(o for o in offsets if o > 0))
+            rate, segment = read(segments.wav[utt])
+            audio = injected_audio([read(segments.audio[u])[1] for u in reversed(before)], segment,
+                                   [read(segments.audio[u])[1] for u in after], stride)
             path = out_dir / "data" / f"{utt}.flac"
             with replaced_atomically(path) as tmp:  # another target's run may be reading it
                 soundfile.write(tmp, audio, rate, subtype="PCM_16")

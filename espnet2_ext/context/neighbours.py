@@ -5,7 +5,7 @@ its recording before any filtering. A neighbour is reported as None when it lies
 recording's edge or when it is not among the valid utterances (e.g. filtered out of ``wav.scp``).
 """
 
-from typing import AbstractSet, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import AbstractSet, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from espnet2_ext.errors import DataError, at
 from espnet2_ext.kaldi_files import PathLike, iter_lines
@@ -28,22 +28,30 @@ class NeighbourMap:
     @classmethod
     def from_file(cls, utt2rec: PathLike, valid: Optional[AbstractSet[str]] = None) -> "NeighbourMap":
         """Read and validate ``utt2rec`` (errors name the file and line)."""
+        return cls.from_files([utt2rec], valid)
+
+    @classmethod
+    def from_files(cls, utt2recs: Sequence[PathLike], valid: Optional[AbstractSet[str]] = None) -> "NeighbourMap":
+        """Several ``utt2rec`` files in one index space, e.g. a data dir's and that of its segments
+        that are only neighbours (``neighbours/utt2rec``): an id or a position in two of them is an
+        error naming the later file and line."""
         positions: Dict[str, Tuple[str, int]] = {}
         owner: Dict[Tuple[str, int], str] = {}
-        for lineno, uttid, value in iter_lines(utt2rec):
-            fields = value.split()
-            if len(fields) != 2:
-                raise at(utt2rec, lineno, f"expected 'uttid recid index', got '{uttid} {value}'")
-            recid, index_text = fields
-            if not index_text.isdigit():
-                raise at(utt2rec, lineno, f"index '{index_text}' of '{uttid}' is not a non-negative integer")
-            if uttid in positions:
-                raise at(utt2rec, lineno, f"duplicate id '{uttid}'")
-            position = (recid, int(index_text))
-            if position in owner:
-                raise at(utt2rec, lineno, f"'{uttid}' has the same recording and index as '{owner[position]}'")
-            owner[position] = uttid
-            positions[uttid] = position
+        for utt2rec in utt2recs:
+            for lineno, uttid, value in iter_lines(utt2rec):
+                fields = value.split()
+                if len(fields) != 2:
+                    raise at(utt2rec, lineno, f"expected 'uttid recid index', got '{uttid} {value}'")
+                recid, index_text = fields
+                if not index_text.isdigit():
+                    raise at(utt2rec, lineno, f"index '{index_text}' of '{uttid}' is not a non-negative integer")
+                if uttid in positions:
+                    raise at(utt2rec, lineno, f"duplicate id '{uttid}'")
+                position = (recid, int(index_text))
+                if position in owner:
+                    raise at(utt2rec, lineno, f"'{uttid}' has the same recording and index as '{owner[position]}'")
+                owner[position] = uttid
+                positions[uttid] = position
         return cls(positions, valid)
 
     def __contains__(self, uttid: object) -> bool:

@@ -59,19 +59,23 @@ def neighbour_means(vectors: Mapping[str, np.ndarray], nmap: NeighbourMap, utts:
     dim = len(next(iter(vectors.values())))
     targets = {}
     for utt in utts:
-        found = [vectors[n] for n in nmap.neighbours(utt, offsets).values() if n is not None]
+        found = [vectors[n] for n in nmap.neighbours(utt, offsets).values() if n in vectors]  # None: missing
         mean = np.mean(found, axis=0) if found else np.zeros(dim, np.float32)
         norm = np.linalg.norm(mean)
         targets[utt] = mean / norm if norm > 0 else mean
     return targets
 
 
-def write_text_targets(wav: Mapping[str, str], nmap: NeighbourMap, text: PathLike, out: PathLike,
+def write_text_targets(wav: Mapping[str, str], nmap: NeighbourMap, text_files: Sequence[PathLike], out: PathLike,
                        offsets: Sequence[int], encoder: str) -> None:
-    """``out``: ``uttid v1 ... vD`` (ESPnet's ``text_float``) for every utterance of ``wav``."""
-    texts = read_map(text)
+    """``out``: ``uttid v1 ... vD`` (ESPnet's ``text_float``) for every utterance of ``wav``.
+    ``text_files``: the data dir's ``text`` first (every utterance needs one), then those of
+    neighbour-only segments (a neighbour without a transcript counts as missing)."""
+    texts = read_map(text_files[0])
     missing = sorted(u for u in wav if u not in texts)
     if missing:
-        raise DataError(f"{text}: no transcript for '{missing[0]}' ({len(missing)} utterances)")
+        raise DataError(f"{text_files[0]}: no transcript for '{missing[0]}' ({len(missing)} utterances)")
+    for extra in text_files[1:]:
+        texts.update(read_map(extra))
     targets = text_targets(texts, nmap, sorted(wav), offsets, encoder)
     write_map(out, {u: " ".join(f"{x:.6g}" for x in v) for u, v in targets.items()})

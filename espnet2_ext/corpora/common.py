@@ -3,11 +3,12 @@
 import json
 import logging
 import multiprocessing
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TypeVar
 
-from espnet2_ext.kaldi_files import PathLike, read_map, write_map
+from espnet2_ext.kaldi_files import NEIGHBOUR_DIR, PathLike, read_map, write_map
 
 SPLITS = ("train", "dev", "test")
 STAMP_NAME = "corpus_params.json"
@@ -49,6 +50,15 @@ def write_data_dir(
     write_map(data_dir / "spk2utt", {spk: " ".join(utts) for spk, utts in spk2utt.items()})
     for name in sorted({name for u in utterances for name in u.targets}):
         write_map(data_dir / name, {u.uttid: u.targets[name] for u in utterances})
+
+
+def write_neighbour_dir(data_dir: PathLike, utterances: Sequence[Utterance], wav_scp: Mapping[str, str]) -> None:
+    """``data_dir/neighbours/`` (:data:`NEIGHBOUR_DIR`) holding ``utterances``; without any, an
+    earlier run's is removed, so that re-running a data preparation without the release is safe."""
+    neighbour_dir = Path(data_dir) / NEIGHBOUR_DIR
+    shutil.rmtree(neighbour_dir, ignore_errors=True)
+    if utterances:
+        write_data_dir(neighbour_dir, utterances, wav_scp)
 
 
 def is_up_to_date(outdir: PathLike, params: Mapping[str, Any]) -> bool:

@@ -6,7 +6,9 @@
 Like ESPnet's asr.sh stage 4, an utterance is kept if ``int(min * fs) < num_samples <
 int(max * fs)`` (from utt2num_samples) and its transcript is non-empty in every listed text
 file. The output dir is then fixed (every per-utterance file holds the same utterances,
-spk2utt is regenerated) and the counts per reason are logged.
+spk2utt is regenerated) and the counts per reason are logged. A ``neighbours/`` sub-directory
+(segments that are only context of the utterances, from a corpus's full release) is copied as it
+is: those segments are never training items, so no length limit applies to them.
 """
 
 import argparse
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Set
 
 from espnet2_ext.errors import at, cli_entry
-from espnet2_ext.kaldi_files import PathLike
+from espnet2_ext.kaldi_files import NEIGHBOUR_DIR, PathLike
 from espnet2_ext.recipe.datadir import DataDir, fix_tables, load_datadir, log_kept, write_datadir
 
 COPIED_FILES = ("feats_type",)  # dump-dir files that are not keyed by utterance
@@ -56,12 +58,21 @@ def filter_dump_dir(
     dropped.pop("excluded", None)  # replaced by the reasons below
     dropped.update({reason: len(utts) for reason, utts in reasons.items() if utts})
     write_datadir(dst, fixed)
-    for name in COPIED_FILES:
-        if (Path(src) / name).is_file() and Path(src) != Path(dst):
-            shutil.copyfile(Path(src) / name, Path(dst) / name)
+    if Path(src) != Path(dst):
+        for name in COPIED_FILES:
+            if (Path(src) / name).is_file():
+                shutil.copyfile(Path(src) / name, Path(dst) / name)
+        copy_neighbour_dir(Path(src), Path(dst))
     kept = len(fixed["utt2spk"].values)
     log_kept(dst, kept, dropped)
     return kept
+
+
+def copy_neighbour_dir(src: Path, dst: Path) -> None:
+    """``src/neighbours/`` to ``dst`` as it is, or, without one, none left in ``dst`` by an earlier run."""
+    shutil.rmtree(dst / NEIGHBOUR_DIR, ignore_errors=True)
+    if (src / NEIGHBOUR_DIR).is_dir():
+        shutil.copytree(src / NEIGHBOUR_DIR, dst / NEIGHBOUR_DIR)
 
 
 @cli_entry

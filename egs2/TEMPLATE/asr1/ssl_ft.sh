@@ -133,6 +133,9 @@ run_stage() {  # run_stage N: is stage N selected?
     [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]
 }
 recipe() { ${python} -m "espnet2_ext.recipe.$1" "${@:2}"; }
+# A data dir's sub-directory of segments that are only neighbours of its utterances (from a corpus's
+# full release; espnet2_ext.kaldi_files.NEIGHBOUR_DIR): stages 2-4 carry it along, stage 10 reads it.
+neighbour_dir=neighbours
 # The training config as ESPnet resolves it (YAML + --train_args) is what the data tools read: the
 # effective config before training, the config.yaml that training saved after it.
 effective_config="${exp}/config.yaml"
@@ -181,7 +184,36 @@ if run_stage 2 && [ "${skip_data_prep}" = false ] && [ -n "${speed_perturb_facto
     recipe speed_perturb --factors "${speed_perturb_factors}" --nj "${nj}" \
         --audio_dir "${dumpdir}/speed_perturb/${train_set}" \
         "data/${train_set}" "data/${train_set_sp}"
+    # Segments that are only neighbours (a corpus's full release) are perturbed alike, so that a
+    # perturbed utterance's neighbours are perturbed segments of the same recording.
+    rm -rf "data/${train_set_sp}/${neighbour_dir}"
+    if [ -d "data/${train_set}/${neighbour_dir}" ]; then
+        recipe speed_perturb --factors "${speed_perturb_factors}" --nj "${nj}" \
+            --audio_dir "${dumpdir}/speed_perturb/${train_set}/${neighbour_dir}" \
+            "data/${train_set}/${neighbour_dir}" "data/${train_set_sp}/${neighbour_dir}"
+    fi
 fi
+
+# format_data_dir SRC OUT: SRC's audio (wav.scp, or its segments) formatted into OUT, with its metadata.
+format_data_dir() {
+    local src=$1 out=$2 scp _nj n parts part
+    local seg_opt=()
+    recipe datadir validate "${src}"
+    rm -rf "${out}"; mkdir -p "${out}/logdir"
+    scp="${src}/wav.scp"
+    if [ -f "${src}/segments" ]; then
+        scp="${src}/segments"; seg_opt=(--segments "${out}/logdir/part.JOB")
+    fi
+    _nj=$(min "${nj}" "$(wc -l < "${scp}")")
+    parts=(); for n in $(seq "${_nj}"); do parts+=("${out}/logdir/part.${n}"); done
+    recipe split "${scp}" "${parts[@]}"
+    part="${out}/logdir/part.JOB"; [ ${#seg_opt[@]} -gt 0 ] && part="${src}/wav.scp"
+    ${train_cmd} JOB=1:"${_nj}" "${out}/logdir/format.JOB.log" \
+        ${python} -m espnet2_ext.recipe.format_audio --fs "${fs_hz}" \
+        --audio_format "${audio_format}" "${seg_opt[@]}" "${part}" "${out}/logdir/format.JOB"
+    recipe format_audio merge "${out}" "${out}"/logdir/format.*[0-9]
+    recipe format_audio copy-meta "${src}" "${out}"
+}
 
 if run_stage 3 && [ "${skip_data_prep}" = false ]; then
     log "Stage 3: format audio (${fs}, ${audio_format}) into ${data_feats}"
@@ -191,21 +223,10 @@ if run_stage 3 && [ "${skip_data_prep}" = false ]; then
         else
             out="${data_feats}/${dset}"
         fi
-        recipe datadir validate "data/${dset}"
-        rm -rf "${out}"; mkdir -p "${out}/logdir"
-        scp="data/${dset}/wav.scp"; seg_opt=()
-        if [ -f "data/${dset}/segments" ]; then
-            scp="data/${dset}/segments"; seg_opt=(--segments "${out}/logdir/part.JOB")
+        format_data_dir "data/${dset}" "${out}"
+        if [ -d "data/${dset}/${neighbour_dir}" ]; then  # context-aware fine-tuning's extra neighbours
+            format_data_dir "data/${dset}/${neighbour_dir}" "${out}/${neighbour_dir}"
         fi
-        _nj=$(min "${nj}" "$(wc -l < "${scp}")")
-        parts=(); for n in $(seq "${_nj}"); do parts+=("${out}/logdir/part.${n}"); done
-        recipe split "${scp}" "${parts[@]}"
-        src="${out}/logdir/part.JOB"; [ ${#seg_opt[@]} -gt 0 ] && src="data/${dset}/wav.scp"
-        ${train_cmd} JOB=1:"${_nj}" "${out}/logdir/format.JOB.log" \
-            ${python} -m espnet2_ext.recipe.format_audio --fs "${fs_hz}" \
-            --audio_format "${audio_format}" "${seg_opt[@]}" "${src}" "${out}/logdir/format.JOB"
-        recipe format_audio merge "${out}" "${out}"/logdir/format.*[0-9]
-        recipe format_audio copy-meta "data/${dset}" "${out}"
     done
 fi
 
