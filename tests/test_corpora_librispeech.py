@@ -2,12 +2,15 @@
 and the ``librispeech_100`` and ``librilight_limited`` recipes, on a miniature corpus in the layouts
 of the real ones (``LibriSpeech/<split>/<speaker>/<chapter>/`` with FLAC files and an upper-case
 ``<speaker>-<chapter>.trans.txt``; ``librispeech_finetuning/{1h/{0..5}/{clean,other}, 9h/{clean,other}}``
-in the same layout), and for the recipes' configs, and the override commands their READMEs give,
+in the same layout, their chapters partly in LibriSpeech's training splits, which give them
+``neighbours/``), and for the recipes' configs, and the override commands their READMEs give,
 on tiny transformers checkpoints."""
 
+import filecmp
 import os
 import re
 import shlex
+import shutil
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -19,6 +22,7 @@ from helpers import (check_bad_corpus, corpus_fixtures, replace_once, run, run_c
 
 from espnet2_ext.bin.effective_config import effective_config
 from espnet2_ext.corpora import librispeech
+from espnet2_ext.corpora.common import NEIGHBOUR_DIR
 from espnet2_ext.kaldi_files import read_map
 from espnet2_ext.recipe.datadir import validate
 
@@ -46,6 +50,19 @@ LIBRILIGHT: Dict[str, Chapters] = {
 }
 
 
+# The chapters of the Libri-light utterances in LibriSpeech's other training splits, which are not
+# prepared as data dirs (only read for neighbours/): 100-2000 (0005 in 1h/0/clean, 0006 in 9h/clean)
+# and 300-4000 in train-clean-360, 101-2001 (0005 in 1h/0/other) in train-other-500; the other
+# chapters of Libri-light's in none (as if their splits were not downloaded).
+LIBRISPEECH_TRAIN: Dict[str, Chapters] = {
+    "train-clean-360": {"100-2000": {n: f"LINE {WORDS[n]}" for n in range(2, 10)},
+                        "300-4000": {0: "FIRST", 1: "SECOND", 2: "THIRD"}},
+    "train-other-500": {"101-2001": {n: f"LINE {WORDS[n]}" for n in range(3, 7)}},
+}
+TRAIN_SPLITS = ["train-clean-100", "train-clean-360", "train-other-500"]
+LIBRILIGHT_SETS = ["train_10h", "train_1h", "train_10min"]
+
+
 def ids(chapters: Chapters) -> List[str]:
     return [f"{chapter}-{n:04d}" for chapter, lines in chapters.items() for n in lines]
 
@@ -61,15 +78,17 @@ def write_chapters(source: Path, chapters: Chapters) -> None:
 
 def write_corpus(root: Path) -> Path:
     """Both corpora in one directory, as db.sh's defaults put them (LIBRISPEECH = LIBRILIGHT_LIMITED)."""
-    for split, chapters in LIBRISPEECH.items():
+    for split, chapters in {**LIBRISPEECH, **LIBRISPEECH_TRAIN}.items():
         write_chapters(root / "LibriSpeech" / split, chapters)
     for part, chapters in LIBRILIGHT.items():
         write_chapters(root / "librispeech_finetuning" / part, chapters)
     return root
 
 
-def prepare_all(corpus: Path, data: Path) -> Dict[str, librispeech.DataDirSummary]:
-    return librispeech.prepare(corpus, data, list(LIBRISPEECH), librilight_dir=corpus, phonemes=True)
+def prepare_all(corpus: Path, data: Path, neighbour_splits: Tuple[str, ...] = tuple(TRAIN_SPLITS)
+                ) -> Dict[str, librispeech.DataDirSummary]:
+    return librispeech.prepare(corpus, data, list(LIBRISPEECH), librilight_dir=corpus, phonemes=True,
+                               neighbour_splits=neighbour_splits)
 
 
 corpus, prepared = corpus_fixtures(write_corpus, prepare_all)
@@ -159,11 +178,100 @@ def test_phonemes_off_removes_an_earlier_text_phn(corpus: Path, tmp_path: Path) 
     assert not (tmp_path / "dev_other/text.phn").exists()
 
 
+# ------------------------------------------------------------------------------ neighbours/
+
+
+def neighbour_lines(data: Path, name: str, file: str = "utt2rec") -> List[str]:
+    return lines(data / name / NEIGHBOUR_DIR / file)
+
+
+def test_librilight_neighbours_come_from_the_librispeech_chapter(prepared, corpus: Path) -> None:
+    """±1 of each utterance in its LibriSpeech chapter (whichever split holds it), in the chapter's
+    index space, written as the data dir writes its own; never an utterance of the data dir."""
+    data, summaries = prepared
+    assert neighbour_lines(data, "train_10min") == [
+        "100-2000-0004 100-2000 4", "100-2000-0006 100-2000 6", "101-2001-0004 101-2001 4", "101-2001-0006 101-2001 6"]
+    assert neighbour_lines(data, "train_10h") == [  # 100-2000-0006 is train_10h's own (9h/clean)
+        "100-2000-0004 100-2000 4", "100-2000-0007 100-2000 7", "101-2001-0004 101-2001 4", "101-2001-0006 101-2001 6",
+        "300-4000-0002 300-4000 2"]
+    audio = corpus.resolve() / "LibriSpeech"
+    assert neighbour_lines(data, "train_10min", "wav.scp")[::3] == [
+        f"100-2000-0004 {audio}/train-clean-360/100/2000/100-2000-0004.flac",
+        f"101-2001-0006 {audio}/train-other-500/101/2001/101-2001-0006.flac"]
+    assert neighbour_lines(data, "train_10h", "text")[-1] == "300-4000-0002 THIRD"
+    assert neighbour_lines(data, "train_10h", "spk2utt")[0] == "100-2000 100-2000-0004 100-2000-0007"
+    assert sorted(p.name for p in (data / "train_10h" / NEIGHBOUR_DIR).iterdir()) == [
+        "spk2utt", "text", "utt2rec", "utt2spk", "wav.scp"]  # no text.phn: not a target
+    for name in LIBRILIGHT_SETS:
+        own, added = read_map(data / name / "utt2rec"), read_map(data / name / NEIGHBOUR_DIR / "utt2rec")
+        assert not set(own) & set(added) and not set(own.values()) & set(added.values())
+        assert summaries[name].neighbours == len(added)
+    assert [(summaries[name].with_neighbour, summaries[name].with_neighbour_added) for name in LIBRILIGHT_SETS] == [
+        (4, 5), (0, 2), (0, 2)]
+
+
+def test_neighbour_dirs_validate_and_only_librilight_has_them(prepared) -> None:
+    """LibriSpeech's data dirs hold whole chapters: no neighbours/."""
+    data, _ = prepared
+    for name in LIBRILIGHT_SETS:
+        neighbours = data / name / NEIGHBOUR_DIR
+        assert validate(neighbours)["utterances"] == len(read_map(neighbours / "text"))
+    assert sorted(p.parent.name for p in data.glob(f"*/{NEIGHBOUR_DIR}")) == sorted(LIBRILIGHT_SETS)
+
+
+def test_neighbour_span_two(corpus: Path, tmp_path: Path) -> None:
+    """--neighbour_span 2: ±2, where the chapter has them (101-2001 ends at 0006)."""
+    assert librispeech.main(["--corpus_dir", str(corpus), "--outdir", str(tmp_path), "--splits", "dev-clean",
+                             "--librilight_dir", str(corpus), "--librilight_subsets", "10min",
+                             "--neighbour_splits", *TRAIN_SPLITS, "--neighbour_span", "2"]) == 0
+    assert list(read_map(tmp_path / "train_10min" / NEIGHBOUR_DIR / "utt2rec")) == [
+        "100-2000-0003", "100-2000-0004", "100-2000-0006", "100-2000-0007",
+        "101-2001-0003", "101-2001-0004", "101-2001-0006"]
+
+
+def test_chapter_in_no_split_is_counted(corpus: Path, tmp_path: Path, caplog) -> None:
+    """Its neighbours stay missing; the log says how many chapters and what neighbours/ added."""
+    caplog.set_level("INFO")
+    summaries = librispeech.prepare(corpus, tmp_path, [], librilight_dir=corpus, librilight_subsets=["1h"],
+                                    neighbour_splits=["train-clean-360"])
+    assert (summaries["train_1h"].chapters_missing, summaries["train_1h"].not_in_release) == (11, 0)
+    assert ("train_1h: 12 utterances, 12 speakers, 12 chapters; 0 have the previous or next utterance of their "
+            "chapter, 1 with neighbours/ (2 utterances of train-clean-360; 11 chapters in none of these splits)"
+            ) in caplog.text
+    assert neighbour_lines(tmp_path, "train_1h") == ["100-2000-0004 100-2000 4", "100-2000-0006 100-2000 6"]
+
+
+def test_utterance_missing_from_its_chapter_is_warned_of(tmp_path: Path, caplog) -> None:
+    """A Libri-light id that its LibriSpeech chapter lacks (ids not LibriSpeech's) is no error."""
+    root = tmp_path / "corpus"
+    write_chapters(root / "librispeech_finetuning/1h/0/clean", {"100-2000": {1: "ONE"}})
+    write_chapters(root / "librispeech_finetuning/1h/0/other", {"101-2001": {5: "FIVE"}})
+    write_chapters(root / "LibriSpeech/train-clean-360", {"100-2000": {0: "ZERO", 2: "TWO"}})
+    summaries = librispeech.prepare(root, tmp_path / "data", [], librilight_dir=root, librilight_subsets=["10min"],
+                                    neighbour_splits=["train-clean-360"])
+    assert (summaries["train_10min"].not_in_release, summaries["train_10min"].chapters_missing) == (1, 1)
+    assert "train_10min: 1 utterances are not in their chapter in train-clean-360" in caplog.text
+    assert neighbour_lines(tmp_path / "data", "train_10min") == ["100-2000-0000 100-2000 0", "100-2000-0002 100-2000 2"]
+
+
+def test_without_neighbour_splits_nothing_else_changes(prepared, corpus: Path, tmp_path: Path) -> None:
+    """Re-running without --neighbour_splits removes neighbours/ and leaves every other file as it was."""
+    data, _ = prepared
+    shutil.copytree(data, tmp_path / "data")
+    prepare_all(corpus, tmp_path / "data", neighbour_splits=())
+    assert not list((tmp_path / "data").glob(f"*/{NEIGHBOUR_DIR}"))
+    for name in (p.name for p in data.iterdir()):
+        files = sorted(p.name for p in (data / name).iterdir() if p.is_file())
+        assert sorted(p.name for p in (tmp_path / "data" / name).iterdir()) == files
+        assert filecmp.cmpfiles(data / name, tmp_path / "data" / name, files, shallow=False)[0] == files
+
+
 # ------------------------------------------------------------------------------ bad layouts
 
 TRANS = "LibriSpeech/train-clean-100/19/198/19-198.trans.txt"
 CHAPTER = "LibriSpeech/train-clean-100/19/198"
 NINE_HOURS = "librispeech_finetuning/9h/clean/300/4000/300-4000.trans.txt"
+NEIGHBOUR_TRANS = "LibriSpeech/train-clean-360/100/2000/100-2000.trans.txt"
 # case: (damage to the corpus, the error after "ERROR: <corpus>/"; {root}: the corpus)
 BAD_LAYOUTS = {
     "id of another chapter": (lambda r: replace_once(r, TRANS, "19-198-0001 ", "19-199-0001 "),
@@ -202,12 +310,22 @@ BAD_LAYOUTS = {
         lambda r: write_chapters(r / "librispeech_finetuning/9h/other", {"100-2000": {5: "PART ZERO"}}),
         "librispeech_finetuning/9h/other/100/2000/100-2000.trans.txt:1: duplicate id '100-2000-0005' (also at "
         "{root}/librispeech_finetuning/1h/0/clean/100/2000/100-2000.trans.txt:1)"),
+    "bad chapter of the neighbours": (
+        lambda r: replace_once(r, NEIGHBOUR_TRANS, "100-2000-0004 ", "100-2000-004 "),
+        f"{NEIGHBOUR_TRANS}:3: id '100-2000-004' is not 100-2000-<NNNN> (its file 100-2000.trans.txt names the "
+        "speaker and chapter; NNNN is 4 digits)"),
+    "missing neighbour split": (
+        lambda r: (r / "LibriSpeech/train-other-500").rename(r / "train-other-500"),
+        "LibriSpeech/train-other-500: missing (expected LibriSpeech/<split>/ of openslr.org/resources/12, "
+        "extracted; --neighbour_splits)"),
 }
 
 
 def prepare_both(argv: List[str]) -> int:
-    """The CLI on the miniature corpus: every LibriSpeech split, and Libri-light in the same dir."""
-    return librispeech.main([*argv, "--splits", *LIBRISPEECH, "--librilight_dir", argv[1]])
+    """The CLI on the miniature corpus: every LibriSpeech split, and Libri-light in the same dir with
+    the neighbours from the training splits."""
+    return librispeech.main([*argv, "--splits", *LIBRISPEECH, "--librilight_dir", argv[1],
+                             "--neighbour_splits", *TRAIN_SPLITS])
 
 
 @pytest.mark.parametrize("case", BAD_LAYOUTS)
@@ -244,6 +362,9 @@ def test_librilight_limited_stages_1_to_5(corpus: Path, tmp_path: Path) -> None:
                              ["--stage", "1", "--stop_stage", "5", "--nj", "1", "--ngpu", "0"])
     assert len(read_map(path / "dump/raw/train_10h/wav.scp")) == 16
     assert [len(read_map(path / "data" / name / "utt2spk")) for name in ("train_1h", "train_10min")] == [12, 2]
+    # data.sh passes the training splits that LIBRISPEECH holds as --neighbour_splits
+    assert sorted(p.parent.name for p in (path / "data").glob(f"*/{NEIGHBOUR_DIR}")) == sorted(LIBRILIGHT_SETS)
+    assert len(read_map(path / "data/train_10h" / NEIGHBOUR_DIR / "wav.scp")) == 5
     assert sorted(p.name for p in (path / "dump/raw").iterdir()) == ["dev", "org", "test_clean", "test_other",
                                                                       "train_10h"]
     assert {"A", "X", "<space>"} <= set(lines(path / "data/token_list/asr_char/tokens.txt"))
