@@ -1,19 +1,22 @@
 """Tests for the SLUE-VoxCeleb data preparation and recipe, on a miniature corpus in the layout of
 the real one (the three TSVs with their headers, a ``<mixed>`` row, a blind test TSV without
-transcripts or labels, ``fine-tune_raw/``, ``dev_raw/``, ``test_raw/`` of FLAC files), and for the
-recipe's configs on tiny transformers checkpoints."""
+transcripts or labels, ``fine-tune_raw/``, ``dev_raw/``, ``test_raw/`` of FLAC files) and a
+miniature VoxCeleb1 (``wav/<speaker>/<YouTube id>/<NNNNN>.wav`` of its dev and test archives), and
+for the recipe's configs on tiny transformers checkpoints."""
 
 import os
 import shutil
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 import yaml
-from helpers import (HF_CHECKPOINTS, check_bad_corpus, corpus_fixtures, replace_once, run, run_corpus_recipe,
-                     tiny_hf_checkpoints, train_step_on_tiny_checkpoint, write_slue_corpus, write_slue_tsv)
+from helpers import (HF_CHECKPOINTS, ROOT, check_bad_corpus, corpus_fixtures, replace_once, run, run_corpus_recipe,
+                     tiny_hf_checkpoints, train_step_on_tiny_checkpoint, write_sine, write_slue_corpus,
+                     write_slue_tsv)
 
 from espnet2_ext.corpora import slue_voxceleb
+from espnet2_ext.corpora.common import NEIGHBOUR_DIR
 from espnet2_ext.corpora.sentences import POLARITIES
 from espnet2_ext.corpora.slue_metrics import score_sentiment
 from espnet2_ext.kaldi_files import read_map
@@ -36,6 +39,8 @@ TRAIN: List[Row] = [
 DEV: List[Row] = [
     ("id10309_0cYFdtyWVds_00004", "it is a wonderful film", "id10309", "Positive", "0.2", "0.8"),
     ("id10309_0cYFdtyWVds_00005", "i do not know", "id10309", "Neutral", "0.1", "0.6"),
+    # of train's video V1: with VoxCeleb1, between train's utterances and VoxCeleb1-only ones
+    (f"{V1}_00011", "see you soon", "id10059", "Negative", "0.0", "1.0"),
 ]
 TEST: List[Row] = [
     ("id10412_zZ9-a_1B2c3_00001", "", "id10412", "", "0.0", "1.0"),
@@ -201,6 +206,169 @@ def test_bad_layout_stops_with_file_and_line(case: str, corpus: Path, tmp_path: 
     name, old, new, message = BAD_LAYOUTS[case]
     damage = (lambda r: (r / name).unlink()) if new is None else (lambda r: replace_once(r, name, old, new))
     check_bad_corpus(slue_voxceleb.main, corpus, tmp_path, capsys, damage, message)
+
+
+# ------------------------------------------------------------------------------ VoxCeleb1: neighbours
+
+VOX1_DEV, VOX1_TEST = "voxceleb1/vox1_dev", "voxceleb1/vox1_test"  # inside the corpus dir: check_bad_corpus copies it
+T3 = "id10412_zZ9-a_1B2c3"  # test's video
+# extraction -> <speaker>_<YouTube id> -> its wav/<speaker>/<YouTube id>/<NNNNN>.wav. Dev's video
+# id10309_0cYFdtyWVds is in neither; OtherVideo1 is no video of SLUE's (never listed: its
+# notes.txt would stop the preparation).
+VOXCELEB1 = {
+    VOX1_DEV: {V1: (1, 2, 3, 9, 10, 11, 12), V2: (1, 2, 3, 4, 5), "id10059_OtherVideo1": (1,)},
+    VOX1_TEST: {T3: (1, 2, 3)},
+}
+
+
+def vox1_folder(video: str) -> Path:
+    """``wav/<speaker>/<YouTube id>`` of ``<speaker>_<YouTube id>``."""
+    speaker, youtube_id = video.split("_", 1)
+    return Path("wav") / speaker / youtube_id
+
+
+def write_voxceleb1(root: Path) -> Path:
+    """The miniature VoxCeleb1, a 0.1 s tone per file, as its two archives extract."""
+    for extraction, videos in VOXCELEB1.items():
+        for video, indices in videos.items():
+            folder = root / extraction / vox1_folder(video)
+            folder.mkdir(parents=True)
+            for index in indices:
+                write_sine(folder / f"{index:05d}.wav", 1600)
+    (root / VOX1_DEV / vox1_folder("id10059_OtherVideo1") / "notes.txt").write_text("never read\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus_and_voxceleb1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_voxceleb1(write_corpus(tmp_path_factory.mktemp("corpus_and_voxceleb1")))
+
+
+def vox1_dirs(root: Path) -> List[Path]:
+    return [root / VOX1_DEV, root / VOX1_TEST]
+
+
+@pytest.fixture(scope="module")
+def with_voxceleb1(corpus_and_voxceleb1: Path, tmp_path_factory: pytest.TempPathFactory):
+    data = tmp_path_factory.mktemp("data_with_voxceleb1")
+    return data, slue_voxceleb.prepare(corpus_and_voxceleb1, data, voxceleb1_dirs=vox1_dirs(corpus_and_voxceleb1))
+
+
+def neighbour_ranks(data: Path, split: str) -> Dict[str, str]:
+    return read_map(data / split / NEIGHBOUR_DIR / "utt2rec")
+
+
+def test_voxceleb1_ranks_all_utterances_of_a_video(with_voxceleb1) -> None:
+    data, _ = with_voxceleb1
+    # V1 is 1 2 3 9 10 11 12 in VoxCeleb1, V2 1..5 (00004: the <mixed> row, ranked all the same)
+    assert read_map(data / "train" / "utt2rec") == {f"{V1}_00001": f"{V1} 0", f"{V1}_00002": f"{V1} 1",
+                                                    f"{V1}_00010": f"{V1} 4", f"{V2}_00003": f"{V2} 2"}
+    # dev's id10309 video is in no VoxCeleb1 dir: ranked among SLUE's utterances
+    assert read_map(data / "devel" / "utt2rec") == {D0: "id10309_0cYFdtyWVds 0", D1: "id10309_0cYFdtyWVds 1",
+                                                    f"{V1}_00011": f"{V1} 5"}
+    assert read_map(data / "test" / "utt2rec") == {TEST[0][0]: f"{T3} 0", TEST[1][0]: f"{T3} 1"}
+    for split in SPLITS:  # one index space: never the same uttid or (video, rank) twice
+        own, neighbours = read_map(data / split / "utt2rec"), neighbour_ranks(data, split)
+        assert not own.keys() & neighbours.keys() and not set(own.values()) & set(neighbours.values())
+
+
+def test_neighbours_are_the_adjacent_utterances_in_no_slue_split(with_voxceleb1, corpus_and_voxceleb1: Path) -> None:
+    data, summaries = with_voxceleb1
+    # train: V1_00003 after 00002, V1_00009 before 00010, V2_00002 before 00003; not V1_00011
+    # after 00010 (devel's), nor V2_00004 after V2_00003 (a <mixed> row of train's TSV)
+    assert neighbour_ranks(data, "train") == {f"{V1}_00003": f"{V1} 2", f"{V1}_00009": f"{V1} 3",
+                                              f"{V2}_00002": f"{V2} 1"}
+    assert neighbour_ranks(data, "devel") == {f"{V1}_00012": f"{V1} 6"}  # not train's 00010 before it
+    assert neighbour_ranks(data, "test") == {f"{T3}_00003": f"{T3} 2"}
+    neighbours = data / "train" / NEIGHBOUR_DIR
+    assert sorted(p.name for p in neighbours.iterdir()) == ["spk2utt", "utt2rec", "utt2spk", "wav.scp"]  # no text
+    assert read_map(neighbours / "utt2spk") == {f"{V1}_00003": "id10059", f"{V1}_00009": "id10059",
+                                                f"{V2}_00002": "id10270"}
+    assert read_map(neighbours / "wav.scp")[f"{V2}_00002"] == str(
+        corpus_and_voxceleb1.resolve() / VOX1_DEV / vox1_folder(V2) / "00002.wav")
+    for split in SPLITS:
+        assert validate(data / split / NEIGHBOUR_DIR)["utterances"] == len(neighbour_ranks(data, split))
+    assert [summaries[split].neighbours for split in SPLITS] == [3, 1, 1]
+
+
+def test_span_2_whole_files_when_trimmed(corpus_and_voxceleb1: Path, tmp_path: Path) -> None:
+    slue_voxceleb.prepare(corpus_and_voxceleb1, tmp_path, trim=True, voxceleb1_dirs=vox1_dirs(corpus_and_voxceleb1),
+                          neighbour_span=2)
+    # + V1_00012 (00010 + 2), V2_00001 and V2_00005 (V2_00003 -+ 2); still not V1_00011 nor V2_00004
+    assert neighbour_ranks(tmp_path, "train") == {
+        f"{V1}_00003": f"{V1} 2", f"{V1}_00009": f"{V1} 3", f"{V1}_00012": f"{V1} 6",
+        f"{V2}_00001": f"{V2} 0", f"{V2}_00002": f"{V2} 1", f"{V2}_00005": f"{V2} 4"}
+    assert (tmp_path / "train" / "segments").is_file()
+    assert not (tmp_path / "train" / NEIGHBOUR_DIR / "segments").exists()  # whole files
+
+
+def test_log_counts_neighbours_and_videos_missing_from_voxceleb1(corpus_and_voxceleb1: Path, tmp_path: Path,
+                                                                  caplog) -> None:
+    caplog.set_level("INFO")
+    summaries = slue_voxceleb.prepare(corpus_and_voxceleb1, tmp_path, voxceleb1_dirs=vox1_dirs(corpus_and_voxceleb1))
+    # 15 files (not OtherVideo1's), 4 videos, id10309's missing; 8 of the 10 rows (<mixed> too) in VoxCeleb1
+    assert (f"VoxCeleb1 ({corpus_and_voxceleb1 / VOX1_DEV}, {corpus_and_voxceleb1 / VOX1_TEST}): 15 files in the 4 "
+            "videos of SLUE-VoxCeleb's utterances; 1 of these videos in no --voxceleb1_dir (their utterances ranked "
+            "among SLUE's only); 8 of SLUE-VoxCeleb's 10 rows are in it") in caplog.text
+    assert ("train: 2 of 4 utterances have their previous or next utterance in train, 4 once VoxCeleb1 is added; "
+            "neighbours/ holds 3 utterances within +-1 ranks\n") in caplog.text
+    assert "devel: 2 of 3 utterances have their previous or next utterance in devel, 3 once" in caplog.text
+    train = summaries["train"]
+    assert (train.next_to_own, train.next_to_any, train.neighbours) == (2, 4, 3)
+    assert (train.with_neighbour, train.with_adjacent_index, train.mixed) == (3, 2, 1)  # SLUE's own, as without
+
+
+def test_rerun_without_voxceleb1_removes_neighbours(corpus_and_voxceleb1: Path, tmp_path: Path) -> None:
+    slue_voxceleb.prepare(corpus_and_voxceleb1, tmp_path, voxceleb1_dirs=vox1_dirs(corpus_and_voxceleb1))
+    assert (tmp_path / "train" / NEIGHBOUR_DIR).is_dir()
+    slue_voxceleb.prepare(corpus_and_voxceleb1, tmp_path)
+    assert not any((tmp_path / split / NEIGHBOUR_DIR).exists() for split in SPLITS)
+    assert read_map(tmp_path / "train" / "utt2rec")[f"{V1}_00010"] == f"{V1} 2"  # ranks within the split again
+
+
+def main_with_voxceleb1(argv: List[str]) -> int:
+    """The CLI given the VoxCeleb1 dirs that the corpus dir (``--corpus_dir``, argv[1]) holds."""
+    return slue_voxceleb.main([*argv, "--voxceleb1_dir", *map(str, vox1_dirs(Path(argv[1])))])
+
+
+V1_FOLDER = f"{VOX1_DEV}/{vox1_folder(V1)}"
+BAD_VOXCELEB1: Dict[str, Tuple[Callable[[Path], None], str]] = {
+    "file name not <5 digits>.wav": (
+        lambda r: (r / V1_FOLDER / "00004.m4a").write_bytes(b""),
+        f"{V1_FOLDER}/00004.m4a: not a VoxCeleb1 utterance (wav/<speaker>/<YouTube id>/<5 digits>.wav)"),
+    "utterance in two dirs": (
+        lambda r: shutil.copytree(r / VOX1_TEST / "wav", r / VOX1_DEV / "wav", dirs_exist_ok=True),
+        f"{VOX1_TEST}/{vox1_folder(T3)}/00001.wav: also in {{root}}/{VOX1_DEV}/{vox1_folder(T3)}/00001.wav: the "
+        "--voxceleb1_dir dirs overlap (give the dev and the test extraction, or one dir where both were merged)"),
+    "no wav/": (
+        lambda r: shutil.rmtree(r / VOX1_TEST / "wav"),
+        f"{VOX1_TEST}: no wav/ in it (--voxceleb1_dir: where vox1_dev_wav.zip or vox1_test_wav.zip was extracted)"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_VOXCELEB1)
+def test_bad_voxceleb1_stops_with_the_path(case: str, corpus_and_voxceleb1: Path, tmp_path: Path, capsys) -> None:
+    check_bad_corpus(main_with_voxceleb1, corpus_and_voxceleb1, tmp_path, capsys, *BAD_VOXCELEB1[case])
+
+
+def test_data_sh_passes_voxceleb1_when_it_has_wav(corpus_and_voxceleb1: Path, tmp_path: Path) -> None:
+    """local/data.sh with db.sh's VOXCELEB1 (its python3 a stub that writes its arguments)."""
+    (tmp_path / "bin").mkdir()
+    stub = tmp_path / "bin" / "python3"
+    stub.write_text('#!/bin/sh\necho "$@" > "$ARGS"\n')
+    stub.chmod(0o755)
+    (tmp_path / "db.sh").symlink_to(ROOT / "egs2" / "TEMPLATE" / "asr1" / "db.sh")
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
+           "ARGS": str(tmp_path / "args"), "SLUE_VOXCELEB": str(corpus_and_voxceleb1)}
+    common = f"-m espnet2_ext.corpora.slue_voxceleb --corpus_dir {corpus_and_voxceleb1} --outdir data --trim false"
+    for voxceleb1, passed, warning in [
+        (str(corpus_and_voxceleb1 / VOX1_DEV), f" --voxceleb1_dir {corpus_and_voxceleb1 / VOX1_DEV}", ""),
+        (str(corpus_and_voxceleb1), "", f"warning: no wav/ in VOXCELEB1={corpus_and_voxceleb1}"),
+        ("", "", ""),
+    ]:
+        proc = run([str(RECIPE / "local" / "data.sh")], tmp_path, {**env, "VOXCELEB1": voxceleb1})
+        assert (tmp_path / "args").read_text() == f"{common}{passed}\n"
+        assert warning in proc.stderr and (warning or not proc.stderr)
 
 
 # ------------------------------------------------------------------------------ the recipe

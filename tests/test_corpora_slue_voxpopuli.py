@@ -1,6 +1,7 @@
 """Tests for the SLUE-VoxPopuli data preparation and recipe, on a miniature corpus in the layout of
 the real one (the three TSVs with their header, ``fine-tune/``, ``dev/``, ``test/`` of Ogg Vorbis
-files), and for the recipe's configs on tiny transformers checkpoints."""
+files) and a miniature of VoxPopuli's English ASR release (``transcribed_data/en/asr_*.tsv``,
+``<year>/<id>.ogg``), and for the recipe's configs on tiny transformers checkpoints."""
 
 import os
 import shutil
@@ -9,10 +10,13 @@ from typing import Callable, Dict, List, Sequence, Tuple
 
 import pytest
 import yaml
-from helpers import (HF_CHECKPOINTS, check_bad_corpus, corpus_fixtures, replace_once, run, run_corpus_recipe,
-                     tiny_hf_checkpoints, train_step_on_tiny_checkpoint, write_slue_corpus, write_slue_tsv)
+from helpers import (HF_CHECKPOINTS, check_bad_corpus, copy_recipes, corpus_fixtures, replace_once, run,
+                     run_corpus_recipe, tiny_hf_checkpoints, train_step_on_tiny_checkpoint, write_sine,
+                     write_slue_corpus, write_slue_tsv)
 
+from espnet2_ext.context.data import read_segments
 from espnet2_ext.corpora import slue_voxpopuli
+from espnet2_ext.corpora.common import NEIGHBOUR_DIR
 from espnet2_ext.corpora.slue_metrics import FILL, NER_TAGS, SEP, ner_words, parse_entities
 from espnet2_ext.kaldi_files import read_map
 from espnet2_ext.recipe.datadir import validate
@@ -48,6 +52,8 @@ DEV: List[Row] = [
     (f"{S3}_20121022-19:02:11_0", "we voted for two amendments", "2231",
      ner("we voted for two amendments", ("CARDINAL", "two"))),
     (f"{S3}_20121022-19:02:11_1", "the vote will take place tomorrow", "2231", "[]"),
+    # of train's session S1: with VoxPopuli's release, between train's segments and release-only ones
+    (f"{S1}_20131007-21:26:04_11", "the next speaker is mister barroso", "1187", "None"),
 ]
 TEST: List[Row] = [
     (f"{S4}_20170405-15:12:40_2", "the debate on the lisbon treaty is closed.", "990", ""),
@@ -126,7 +132,8 @@ def test_utt2rec_ranks_segments_within_their_session(prepared) -> None:
     a, b, c, d = (uttid(row) for row in TRAIN)
     # (paragraph start, segment index) order, the index compared as a number (9 before 10)
     assert read_map(data / "train" / "utt2rec") == {c: f"{S1} 0", a: f"{S1} 1", b: f"{S1} 2", d: f"{S2} 0"}
-    assert read_map(data / "devel" / "utt2rec") == {uttid(DEV[0]): f"{S3} 0", uttid(DEV[1]): f"{S3} 1"}
+    assert read_map(data / "devel" / "utt2rec") == {uttid(DEV[0]): f"{S3} 0", uttid(DEV[1]): f"{S3} 1",
+                                                    uttid(DEV[2]): f"{S1} 0"}
 
 
 def test_summary_counts_entities_and_neighbours(prepared) -> None:
@@ -220,6 +227,232 @@ BAD_LAYOUTS: Dict[str, Tuple[Callable[[Path], None], str]] = {
 @pytest.mark.parametrize("case", BAD_LAYOUTS)
 def test_bad_layout_stops_with_file_and_line(case: str, corpus: Path, tmp_path: Path, capsys) -> None:
     check_bad_corpus(slue_voxpopuli.main, corpus, tmp_path, capsys, *BAD_LAYOUTS[case])
+
+
+# ------------------------------------------------------------------ VoxPopuli's release: neighbours
+
+VOXPOPULI = "voxpopuli"  # the release's root, inside the corpus dir so that check_bad_corpus's copy has it
+RELEASE = f"{VOXPOPULI}/{slue_voxpopuli.RELEASE_DIR}"
+RELEASE_HEADER = ["id", "raw_text", "normalized_text", "speaker_id", "split", "gender", "is_gold_transcript", "accent"]
+P1, P2 = f"{S1}_20131007-21:20:00", f"{S1}_20131007-21:26:04"  # two speech paragraphs of S1
+S5 = "20150114-0900-PLENARY-3-en"  # a session SLUE has none of
+ReleaseRow = Tuple[str, str, str]  # id, normalized_text, speaker_id
+
+
+def slue_row(row: Row) -> ReleaseRow:
+    return row[0], row[1], row[2]
+
+
+RELEASE_ROWS: Dict[str, List[ReleaseRow]] = {
+    "asr_train.tsv": [
+        (f"{P1}_11", "Madam President.", "1187"),
+        slue_row(TRAIN[2]),
+        (f"{P1}_13", "", "1187"),  # no transcript: ranked, never a neighbour
+        (f"{P2}_7", "ladies and gentlemen", "1187"),
+        (f"{P2}_8", "first of all", "1187"),
+        slue_row(TRAIN[0]), slue_row(TRAIN[1]), slue_row(TRAIN[3]),
+        (f"{S2}_20180313-11:26:05_4", "we agree", ""),  # no speaker_id: None
+        (f"{S5}_20150114-10:00:00_0", "another session", "77"),
+    ],
+    "asr_dev.tsv": [
+        slue_row(DEV[2]),
+        (f"{P2}_12", "thank you", "1187"),
+        (f"{P2}_13", "far away", "1187"),
+        slue_row(DEV[0]), slue_row(DEV[1]),
+        (f"{S3}_20121022-19:02:11_2", "the vote is closed", "2231"),
+    ],
+    "asr_test.tsv": [
+        (f"{S4}_20170405-15:12:40_1", "we resume the sitting", "990"), slue_row(TEST[0]), slue_row(TEST[1]),
+    ],
+}
+# Session S1 in the order of the speech: its true ranks.
+S1_ORDER = [f"{P1}_11", TRAIN[2][0], f"{P1}_13", f"{P2}_7", f"{P2}_8", TRAIN[0][0], TRAIN[1][0], DEV[2][0],
+            f"{P2}_12", f"{P2}_13"]
+
+
+def release_uttid(segment_id: str) -> str:
+    (speaker,) = [row[2] or "None" for rows in RELEASE_ROWS.values() for row in rows if row[0] == segment_id]
+    return f"{speaker}_{segment_id}"
+
+
+def write_release(root: Path) -> Path:
+    """The miniature release in get_asr_data's layout: the three TSVs and an ogg per row."""
+    for tsv, rows in RELEASE_ROWS.items():
+        (root / RELEASE).mkdir(parents=True, exist_ok=True)
+        split = tsv[len("asr_"):-len(".tsv")]
+        write_slue_tsv(root / RELEASE / tsv, RELEASE_HEADER, [
+            dict(zip(RELEASE_HEADER, (segment_id, text.capitalize(), text, speaker, split, "male", "True", "None")))
+            for segment_id, text, speaker in rows])
+        for segment_id, _, _ in rows:
+            (root / RELEASE / segment_id[:4]).mkdir(exist_ok=True)
+            write_sine(root / RELEASE / segment_id[:4] / f"{segment_id}.ogg", 4000)
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus_and_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The miniature corpus with the release at ``<corpus>/voxpopuli``."""
+    return write_release(write_corpus(tmp_path_factory.mktemp("corpus_and_release")))
+
+
+@pytest.fixture(scope="module")
+def with_release(corpus_and_release: Path, tmp_path_factory: pytest.TempPathFactory):
+    data = tmp_path_factory.mktemp("data_with_release")
+    return data, slue_voxpopuli.prepare(corpus_and_release, data, corpus_and_release / VOXPOPULI)
+
+
+def neighbour_ranks(data: Path, split: str) -> Dict[str, str]:
+    """``<split>/neighbours/utt2rec``: neighbour uttid -> "session rank"."""
+    return read_map(data / split / NEIGHBOUR_DIR / "utt2rec")
+
+
+def test_release_ranks_are_true_positions_in_the_session(with_release) -> None:
+    data, _ = with_release
+    a, b, c, d = (uttid(row) for row in TRAIN)
+    assert read_map(data / "train" / "utt2rec") == {
+        c: f"{S1} {S1_ORDER.index(TRAIN[2][0])}", a: f"{S1} {S1_ORDER.index(TRAIN[0][0])}",
+        b: f"{S1} {S1_ORDER.index(TRAIN[1][0])}", d: f"{S2} 0"}
+    assert read_map(data / "devel" / "utt2rec") == {uttid(DEV[0]): f"{S3} 0", uttid(DEV[1]): f"{S3} 1",
+                                                    uttid(DEV[2]): f"{S1} 7"}
+    assert read_map(data / "test" / "utt2rec") == {uttid(TEST[0]): f"{S4} 1", uttid(TEST[1]): f"{S4} 2"}
+    # one index space: a split and its neighbours never share an uttid or a (session, rank)
+    for split in SPLITS:
+        own, neighbours = read_map(data / split / "utt2rec"), neighbour_ranks(data, split)
+        assert not own.keys() & neighbours.keys() and not set(own.values()) & set(neighbours.values())
+
+
+def test_neighbours_are_the_adjacent_segments_in_no_slue_split(with_release, corpus_and_release: Path) -> None:
+    data, _ = with_release
+    # train: P1_11 before c, P2_8 before a, S2's _4 after d; not P1_13 (no transcript) after c,
+    # nor DEV[2] after b (SLUE dev audio is never training context)
+    assert neighbour_ranks(data, "train") == {
+        release_uttid(f"{P1}_11"): f"{S1} 0", release_uttid(f"{P2}_8"): f"{S1} 4",
+        f"None_{S2}_20180313-11:26:05_4": f"{S2} 1"}
+    assert neighbour_ranks(data, "devel") == {release_uttid(f"{P2}_12"): f"{S1} 8",  # not b, before DEV[2]
+                                              release_uttid(f"{S3}_20121022-19:02:11_2"): f"{S3} 2"}
+    assert neighbour_ranks(data, "test") == {release_uttid(f"{S4}_20170405-15:12:40_1"): f"{S4} 0"}
+    neighbours = data / "train" / NEIGHBOUR_DIR
+    assert read_map(neighbours / "text")[release_uttid(f"{P1}_11")] == "madam president"  # normalised as text
+    assert read_map(neighbours / "wav.scp")[release_uttid(f"{P2}_8")] == str(
+        corpus_and_release.resolve() / RELEASE / "2013" / f"{P2}_8.ogg")
+    assert not (neighbours / "text.ner").exists()
+    for split in SPLITS:
+        assert validate(data / split / NEIGHBOUR_DIR)["utterances"] == len(neighbour_ranks(data, split))
+        assert validate(data / split)["utterances"] == len(SPLITS[split][2])
+
+
+def test_span_2_adds_the_segments_two_ranks_away(corpus_and_release: Path, tmp_path: Path) -> None:
+    slue_voxpopuli.prepare(corpus_and_release, tmp_path, corpus_and_release / VOXPOPULI, neighbour_span=2)
+    # + P2_7 (a-2, c+2) and P2_12 (b+2); still not P1_13 (no transcript) nor DEV[2]; P2_13 is b+3
+    assert neighbour_ranks(tmp_path, "train") == {
+        release_uttid(f"{P1}_11"): f"{S1} 0", release_uttid(f"{P2}_7"): f"{S1} 3",
+        release_uttid(f"{P2}_8"): f"{S1} 4", release_uttid(f"{P2}_12"): f"{S1} 8",
+        f"None_{S2}_20180313-11:26:05_4": f"{S2} 1"}
+
+
+def test_untranscribed_release_rows_are_ranked_but_not_written(with_release) -> None:
+    data, summaries = with_release
+    untranscribed = release_uttid(f"{P1}_13")
+    assert all(untranscribed not in neighbour_ranks(data, split) for split in SPLITS)
+    assert f"{S1} 2" not in {*read_map(data / "train" / "utt2rec").values(), *neighbour_ranks(data, "train").values()}
+    assert (summaries["train"].untranscribed, summaries["devel"].untranscribed) == (1, 0)
+
+
+def test_only_the_audio_of_neighbours_is_checked(corpus_and_release: Path, tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    shutil.copytree(corpus_and_release, root)
+    for segment_id in (f"{S5}_20150114-10:00:00_0", f"{P2}_13", TRAIN[0][0]):  # none of them a neighbour
+        (root / RELEASE / segment_id[:4] / f"{segment_id}.ogg").unlink()
+    slue_voxpopuli.prepare(root, tmp_path / "data", root / VOXPOPULI)
+    assert len(neighbour_ranks(tmp_path / "data", "train")) == 3
+
+
+def test_rerun_without_the_release_removes_neighbours(corpus_and_release: Path, tmp_path: Path) -> None:
+    slue_voxpopuli.prepare(corpus_and_release, tmp_path, corpus_and_release / VOXPOPULI)
+    assert (tmp_path / "train" / NEIGHBOUR_DIR).is_dir()
+    slue_voxpopuli.prepare(corpus_and_release, tmp_path)
+    assert not any((tmp_path / split / NEIGHBOUR_DIR).exists() for split in SPLITS)
+    assert read_map(tmp_path / "train" / "utt2rec")[uttid(TRAIN[0])] == f"{S1} 1"  # ranks within the split again
+
+
+def test_log_counts_segments_with_neighbours(corpus_and_release: Path, tmp_path: Path, caplog) -> None:
+    caplog.set_level("INFO")
+    summaries = slue_voxpopuli.prepare(corpus_and_release, tmp_path, corpus_and_release / VOXPOPULI)
+    # train: a and b are next to each other; c and d only to release segments
+    assert ("train: 2 of 4 utterances have their previous or next segment in train, 4 once VoxPopuli's "
+            "release is added; neighbours/ holds 3 segments within +-1 ranks (1 more left out: empty "
+            "normalized_text)") in caplog.text
+    assert "devel: 2 of 3 utterances have their previous or next segment in devel, 3 once" in caplog.text
+    assert ("19 segments, 1 with an empty normalized_text (ranked, never a neighbour); "
+            "9 of SLUE-VoxPopuli's 9 segments are in it") in caplog.text
+    train = summaries["train"]
+    assert (train.next_to_own, train.next_to_any, train.neighbours) == (2, 4, 3)
+    assert (train.with_neighbour, train.with_adjacent_segment) == (3, 2)  # SLUE's own, as without the release
+
+
+def test_neighbour_span_is_checked(corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="neighbour_span must be within 1..4: 5"):
+        slue_voxpopuli.prepare(corpus, tmp_path, corpus, neighbour_span=5)
+    with pytest.raises(SystemExit):
+        slue_voxpopuli.main(["--corpus_dir", str(corpus), "--outdir", str(tmp_path), "--neighbour_span", "0"])
+
+
+def test_recipe_carries_the_release_neighbours_into_the_dump_dirs(corpus_and_release: Path, tmp_path: Path) -> None:
+    # Stages 1-4 with speed perturbation: neighbours/ is perturbed with the training set, formatted
+    # beside each split and copied unfiltered by stage 4; the context plugin then finds a perturbed
+    # utterance's neighbour among the perturbed release segments.
+    egs2, env = copy_recipes(tmp_path)
+    recipe = egs2 / "slue_voxpopuli" / "asr1"
+    env = {**env, "SLUE_VOXPOPULI": str(corpus_and_release), "VOXPOPULI": str(corpus_and_release / VOXPOPULI)}
+    run(["./run.sh", "--stage", "1", "--stop_stage", "4", "--nj", "1", "--speed_perturb_factors", "0.9 1.0"],
+        recipe, env)
+    release = read_map(recipe / "data" / "train" / NEIGHBOUR_DIR / "utt2rec")
+    assert len(release) == 3
+    dumped = read_map(recipe / "dump/raw/train_sp" / NEIGHBOUR_DIR / "utt2rec")
+    assert dumped == {**release, **{f"sp0.9-{u}": f"sp0.9-{rec}" for u, rec in release.items()}}
+    assert len(read_map(recipe / "dump/raw/train_sp" / NEIGHBOUR_DIR / "utt2num_samples")) == 6
+    assert len(read_map(recipe / "dump/raw/test" / NEIGHBOUR_DIR / "wav.scp")) == len(
+        read_map(recipe / "data/test" / NEIGHBOUR_DIR / "wav.scp"))
+    segments = read_segments(recipe / "dump/raw/train_sp")
+    extra = [n for u in segments.wav for n in segments.nmap.neighbours(u).values() if n in dumped]
+    assert extra and all(n.startswith("sp0.9-") == u.startswith("sp0.9-")
+                         for u in segments.wav for n in segments.nmap.neighbours(u).values() if n in dumped)
+    run(["local/data.sh"], recipe, {**env, "VOXPOPULI": ""})
+    assert not (recipe / "data" / "train" / NEIGHBOUR_DIR).exists()
+
+
+def main_with_release(argv: List[str]) -> int:
+    """The CLI given the release that the corpus dir (``--corpus_dir``, argv[1]) holds."""
+    return slue_voxpopuli.main([*argv, "--voxpopuli_dir", str(Path(argv[1]) / VOXPOPULI)])
+
+
+BAD_RELEASES: Dict[str, Tuple[Callable[[Path], None], str]] = {
+    "missing column": (
+        lambda r: replace_once(r, f"{RELEASE}/asr_train.tsv", "\tspeaker_id\t", "\tspeaker\t"),
+        f"{RELEASE}/asr_train.tsv:1: missing column 'speaker_id' in the header "
+        "'id raw_text normalized_text speaker split gender is_gold_transcript accent'"),
+    "id not matching the regex": (
+        lambda r: replace_once(r, f"{RELEASE}/asr_dev.tsv", "19:02:11_2", "19:02_2"),
+        f"{RELEASE}/asr_dev.tsv:7: id '{S3}_20121022-19:02_2' is not <session>_<paragraph start>_<segment> "
+        "(e.g. 20131007-0900-PLENARY-19-en_20131007-21:26:04_7)"),
+    "duplicate id across the files": (
+        lambda r: replace_once(r, f"{RELEASE}/asr_test.tsv", f"{S4}_20170405-15:12:40_1", f"{P1}_11"),
+        f"{RELEASE}/asr_test.tsv:2: duplicate id '{P1}_11' (first at asr_train.tsv:2)"),
+    "neighbour audio missing": (
+        lambda r: (r / RELEASE / "2013" / f"{P2}_8.ogg").unlink(),
+        f"{RELEASE}/asr_train.tsv:6: audio of '{P2}_8' is missing: {{root}}/{RELEASE}/2013/{P2}_8.ogg"),
+    "missing TSV": (
+        lambda r: (r / RELEASE / "asr_test.tsv").unlink(),
+        f"{RELEASE}/asr_test.tsv: missing (expected from {slue_voxpopuli.RELEASE})"),
+    "no transcribed_data": (
+        lambda r: shutil.rmtree(r / VOXPOPULI / "transcribed_data"),
+        f"{VOXPOPULI}: no transcribed_data/en/ in it (--voxpopuli_dir is the --root of {slue_voxpopuli.RELEASE})"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_RELEASES)
+def test_bad_release_stops_with_file_and_line(case: str, corpus_and_release: Path, tmp_path: Path, capsys) -> None:
+    check_bad_corpus(main_with_release, corpus_and_release, tmp_path, capsys, *BAD_RELEASES[case])
 
 
 # ------------------------------------------------------------------------------ the recipe

@@ -16,6 +16,12 @@ splits (:func:`split_sources`), the TSV reader that checks the header by column 
 the audio file of a row (:func:`audio_file`), the ranks of ``utt2rec`` (:func:`rank_in_units`) and
 the data-dir writer that removes the files an earlier run wrote and this one does not
 (:func:`write_split_dir`).
+
+Neighbours from a corpus's full release (VoxPopuli's English ASR release, VoxCeleb1), which holds
+the segments of each recording that SLUE left out: the ranks of every known segment of a
+recording (:class:`SessionIndex`), the release's segments next to a split's that are in no SLUE
+split (:func:`release_neighbours`), the log's counts (:class:`NeighbourCounts`) and the option
+``--neighbour_span`` (:func:`add_neighbour_span`, :func:`check_span`).
 """
 
 import argparse
@@ -23,12 +29,15 @@ import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import (Any, Callable, Container, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple,
+                    TypeVar)
 
-from espnet2_ext.corpora.common import Utterance, write_data_dir
+from espnet2_ext.context import MAX_OFFSET
+from espnet2_ext.corpora.common import NEIGHBOUR_DIR, Utterance, write_data_dir
 from espnet2_ext.errors import DataError, at
 
 Parsed = TypeVar("Parsed")
+NeighbourDir = Tuple[List[Utterance], Dict[str, str]]  # a split's neighbours/: its utterances and wav.scp
 
 
 @dataclass(frozen=True)
@@ -173,3 +182,94 @@ def write_split_dir(
     write_data_dir(data_dir, utterances, wav_scp, segments)
     for name in [*absent, *([] if segments is not None else ["segments"])]:
         (data_dir / name).unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------ neighbours from a corpus's full release
+
+
+@dataclass(frozen=True)
+class SessionIndex:
+    """Every known segment of the recordings SLUE holds (a VoxPopuli plenary session, a VoxCeleb1
+    speaker's video: a *session* here), SLUE's and the release's, in the order of the recording: a
+    segment's rank is its position in ``sessions[session]``, so ranks r-1 and r+1 are the true
+    previous and next. One index space for all splits and their ``neighbours/``."""
+
+    sessions: Dict[str, List[str]]  # session -> segment ids, in the order of the recording
+    rank: Dict[str, int]            # segment id -> its position in its session
+    session: Dict[str, str]         # segment id -> its session
+
+    @classmethod
+    def build(cls, known: Mapping[str, Tuple[str, Any]], slue_sessions: Set[str]) -> "SessionIndex":
+        """From ``segment id -> (session, order)``, keeping the sessions SLUE holds (no other
+        session gives a neighbour, and a release has many)."""
+        sessions: Dict[str, List[str]] = {}
+        for segment_id, (session, _) in known.items():
+            if session in slue_sessions:
+                sessions.setdefault(session, []).append(segment_id)
+        for ids in sessions.values():
+            ids.sort(key=lambda segment_id: known[segment_id][1])
+        return cls(sessions, {i: rank for ids in sessions.values() for rank, i in enumerate(ids)},
+                   {i: session for session, ids in sessions.items() for i in ids})
+
+    def at(self, session: str, rank: int) -> Optional[str]:
+        """The segment id at ``rank`` of ``session``, or None past either end."""
+        ids = self.sessions[session]
+        return ids[rank] if 0 <= rank < len(ids) else None
+
+    def near(self, segment_id: str, offset: int) -> Optional[str]:
+        """The segment ``offset`` ranks from ``segment_id`` in its session, or None past either end."""
+        return self.at(self.session[segment_id], self.rank[segment_id] + offset)
+
+    def within(self, segment_ids: Iterable[str], span: int) -> Set[str]:
+        """The segments 1..``span`` ranks before or after one of ``segment_ids``."""
+        return {near for segment_id in segment_ids for offset in range(-span, span + 1) if offset
+                for near in [self.near(segment_id, offset)] if near is not None}
+
+    def count_next_to(self, segment_ids: Iterable[str], present: Container[str]) -> int:
+        """How many of ``segment_ids`` have their previous or next segment in ``present``."""
+        return sum(1 for i in segment_ids if self.near(i, -1) in present or self.near(i, 1) in present)
+
+
+def release_neighbours(index: SessionIndex, own: Iterable[str], release: Container[str], in_slue: Container[str],
+                       span: int) -> List[str]:
+    """The release's segments within +-``span`` ranks of one of a split's (``own``) that are in no
+    SLUE split (``in_slue``): another split's audio is never context (no test audio as training
+    context), and the split's own segments are in its data dir already. Sorted."""
+    return sorted(i for i in index.within(own, span) if i in release and i not in in_slue)
+
+
+@dataclass
+class NeighbourCounts:
+    """What the log says of a split's neighbours once a release is added (ranks are then positions
+    among every known segment of the recording)."""
+
+    next_to_own: int = 0  # utterances whose previous or next segment is an utterance of the split
+    next_to_any: int = 0  # ... or a segment of neighbours/
+    neighbours: int = 0   # segments in neighbours/
+
+    def count(self, index: SessionIndex, own: Sequence[str], neighbours: Iterable[str]) -> None:
+        """The counts of a split's segments ``own`` and its ``neighbours/``."""
+        neighbours = set(neighbours)
+        self.next_to_own = index.count_next_to(own, set(own))
+        self.next_to_any = index.count_next_to(own, set(own) | neighbours)
+        self.neighbours = len(neighbours)
+
+    def log(self, split: str, utterances: int, release: str, span: int, unit: str = "segment",
+            left_out: str = "") -> None:
+        """One line: ``release`` names what was added, ``unit`` a segment, ``left_out`` a note at the end."""
+        logging.info("%s: %d of %d utterances have their previous or next %s in %s, %d once %s is added; "
+                     "%s/ holds %d %ss within +-%d ranks%s", split, self.next_to_own, utterances, unit, split,
+                     self.next_to_any, release, NEIGHBOUR_DIR, self.neighbours, unit, span, left_out)
+
+
+def check_span(span: int) -> None:
+    """The neighbour span reaches at most as far as the context inputs do (``MAX_OFFSET``)."""
+    if not 1 <= span <= MAX_OFFSET:
+        raise ValueError(f"neighbour_span must be within 1..{MAX_OFFSET}: {span}")
+
+
+def add_neighbour_span(parser: argparse.ArgumentParser, release_option: str, unit: str = "segment") -> None:
+    """``--neighbour_span N`` (1..``MAX_OFFSET``), which takes effect with ``release_option``."""
+    parser.add_argument("--neighbour_span", type=int, default=1, choices=range(1, MAX_OFFSET + 1), metavar="N",
+                        help=f"with {release_option}: neighbours/ holds the {unit}s within +-N ranks "
+                             f"(1..{MAX_OFFSET}; default: %(default)s)")

@@ -38,17 +38,45 @@ one text, so that references match ESPnet's):
   ``<speaker>/<YouTube id>/<index>.wav`` flattened; the utterances of one speaker in one video are
   ranked by their index. SLUE holds only some utterances of a video, and VoxCeleb1's utterances
   are interview excerpts that need not be contiguous: the log says how many have a neighbour in
-  the split, and how many of them the previous or next index.
+  the split, and how many of them the previous or next index. With VoxCeleb1 (below) the ranks
+  are positions among all the video's utterances instead.
 
 Rows labelled ``<mixed>`` are left out of every data dir (ESPnet's slu1 script skips them; so does
 slue-toolkit's manifest, which keeps Negative, Neutral and Positive only): they are counted in the
 log.
 
-Not built: neighbours from the full VoxCeleb1 release (the utterances SLUE left out, audio only).
+Neighbours from VoxCeleb1 (optional, ``--voxceleb1_dir DIR [DIR ...]``), which holds the
+utterances of each video that SLUE left out. Each DIR holds the ``wav/`` that ``vox1_dev_wav.zip``
+or ``vox1_test_wav.zip`` extracts to, ``wav/<speaker>/<YouTube id>/<NNNNN>.wav`` (give both, or one
+DIR where the two were merged). Only the ``wav/<speaker>/<YouTube id>/`` directories of the videos
+SLUE's utterances come from are listed (VoxCeleb1 has 150k files); no audio is opened. With it:
+
+* ``utt2rec`` ranks each utterance among ALL the known utterances of its speaker's video (the
+  three SLUE splits' rows, ``<mixed>`` ones included, and the release's files, sorted by index),
+  so that ranks r-1 and r+1 are the previous and next utterances of the video in VoxCeleb1 (its
+  utterances are excerpts of the interview, still in the order of the video). A split's ranks
+  then have gaps where the utterances in between are not its own. All splits share this one index
+  space per video. A video in none of the DIRs keeps the ranks among SLUE's utterances (counted
+  in the log);
+* ``data/<split>/neighbours/`` (``common.NEIGHBOUR_DIR``: a Kaldi data dir in the same index
+  space) holds the release's utterances within +-``--neighbour_span`` ranks of one of the split's
+  utterances that are in NO SLUE split: another split's audio (and a ``<mixed>`` row's) is never
+  context, and the split's own utterances are in the data dir already. Ids are VoxCeleb1's path
+  flattened as SLUE's (``<speaker>_<YouTube id>_<index>``), the speaker the path's, ``wav.scp``
+  the whole file (``--trim`` does not apply: there are no labelled parts). There is no ``text``:
+  VoxCeleb1 has no transcripts, so these are audio-only neighbours (generative context counts
+  them as missing).
+
+A file in such a directory whose name is not ``<5 digits>.wav``, or an utterance found in two
+DIRs, stops with its path before anything is written. The log then says, per split, how many
+utterances have their previous or next utterance in the split, and how many once VoxCeleb1's are
+added. Without ``--voxceleb1_dir`` the data dirs are what they were without the option, and a
+``neighbours/`` of an earlier run is removed.
 
 CLI::
 
     python -m espnet2_ext.corpora.slue_voxceleb --corpus_dir downloads/slue-voxceleb --outdir data [--trim true]
+    # with VoxCeleb1: ... --voxceleb1_dir downloads/vox1_dev downloads/vox1_test [--neighbour_span N]   (N in 1..4)
 """
 
 import logging
@@ -58,15 +86,16 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import soundfile
 from espnet2.utils.types import str2bool
 
-from espnet2_ext.corpora.common import Utterance
-from espnet2_ext.corpora.slue_tsv import (SplitSource, audio_file, corpus_parser, parse_corpus_args, rank_in_units,
-                                         read_rows, split_sources, write_split_dir)
-from espnet2_ext.errors import cli_entry
+from espnet2_ext.corpora.common import NEIGHBOUR_DIR, Utterance, write_neighbour_dir
+from espnet2_ext.corpora.slue_tsv import (NeighbourCounts, NeighbourDir, SessionIndex, SplitSource, add_neighbour_span,
+                                         audio_file, check_span, corpus_parser, parse_corpus_args, rank_in_units,
+                                         read_rows, release_neighbours, split_sources, write_split_dir)
+from espnet2_ext.errors import at, cli_entry
 from espnet2_ext.recipe.datadir import SEGMENT_END_TOLERANCE
 
 CORPUS = "slue-voxceleb"
@@ -78,6 +107,10 @@ UTTERANCE_ID = re.compile(r"^(?P<speaker>id\d{5})_(?P<video>[A-Za-z0-9_-]{11})_(
 # Columns every row needs, and those of a labelled split.
 COLUMNS = ("id", "speaker_id", "start_second", "end_second")
 LABEL_COLUMNS = ("normalized_text", "sentiment")
+# VoxCeleb1 as downloaded: wav/<speaker>/<YouTube id>/<index>.wav in each extracted archive.
+RELEASE_WAV = "wav"
+RELEASE_FILE = re.compile(r"^\d{5}\.wav$")
+RELEASE_ARCHIVES = "vox1_dev_wav.zip or vox1_test_wav.zip"
 
 
 @dataclass(frozen=True)
@@ -95,16 +128,35 @@ class Clip:
     end: float
 
 
+@dataclass(frozen=True)
+class ReleaseClip:
+    """One file of VoxCeleb1, ``wav/<speaker>/<YouTube id>/<index>.wav``."""
+
+    speaker: str
+    video: str   # <speaker>_<YouTube id>, as a Clip's
+    index: int
+    path: Path   # as found under the --voxceleb1_dir that holds it
+
+    @property
+    def uttid(self) -> str:
+        return f"{self.video}_{self.index:05d}"
+
+
 @dataclass
-class SplitSummary:
-    """What the log reports about one split."""
+class SplitSummary(NeighbourCounts):
+    """What the log reports about one split (with VoxCeleb1, also :class:`NeighbourCounts`)."""
 
     utterances: int = 0
-    mixed: int = 0                 # <mixed> rows left out
     with_neighbour: int = 0        # another utterance of the same video in the split
     with_adjacent_index: int = 0   # ... whose index is one apart
     labels: Counter = field(default_factory=Counter)
     transcribed: bool = True       # whether the TSV has transcripts
+    mixed_rows: Dict[str, Tuple[str, int]] = field(default_factory=dict)  # <mixed> rows: uttid -> (video, index)
+
+    @property
+    def mixed(self) -> int:
+        """<mixed> rows left out."""
+        return len(self.mixed_rows)
 
 
 def normalize_text(text: str) -> str:
@@ -150,9 +202,10 @@ def parse_row(corpus_dir: Path, source: SplitSource, row: Dict[str, str], summar
         raise ValueError(f"id '{uttid}' is not <speaker>_<video>_<index>, VoxCeleb1's "
                          "id<5 digits>/<11-character YouTube id>/<5 digits> flattened "
                          "(e.g. id10059_229vKIGbxrI_00001)")
+    video, index = f"{match['speaker']}_{match['video']}", int(match["index"])
     sentiment = row["sentiment"].strip() if source.labelled else None
     if sentiment == MIXED:
-        summary.mixed += 1
+        summary.mixed_rows[uttid] = (video, index)
         return None
     if sentiment is not None and sentiment not in SENTIMENTS:
         raise ValueError(f"unknown sentiment '{sentiment}' of '{uttid}' "
@@ -167,8 +220,8 @@ def parse_row(corpus_dir: Path, source: SplitSource, row: Dict[str, str], summar
     speaker = row["speaker_id"].strip()
     if len(speaker.split()) != 1:
         raise ValueError(f"speaker_id '{speaker}' of '{uttid}' is empty or contains whitespace")
-    return Clip(uttid=uttid, speaker=speaker, video=f"{match['speaker']}_{match['video']}",
-                index=int(match["index"]), text=text, sentiment=sentiment, audio=audio, start=start, end=end)
+    return Clip(uttid=uttid, speaker=speaker, video=video, index=index, text=text, sentiment=sentiment,
+                audio=audio, start=start, end=end)
 
 
 def read_split(corpus_dir: Path, source: SplitSource, summary: SplitSummary) -> List[Clip]:
@@ -205,6 +258,70 @@ def write_clips(data_dir: Path, clips: Sequence[Clip], ranks: Dict[str, int], tr
     write_split_dir(data_dir, utterances, {c.uttid: str(c.audio) for c in clips}, segments, absent)
 
 
+# ------------------------------------------------------------------ VoxCeleb1: the videos' other utterances
+
+Split = Tuple[SplitSource, SplitSummary, List[Clip], Dict[str, int]]  # a split read, and its utt2rec ranks
+
+
+def read_release(voxceleb1_dirs: Sequence[Path], videos: Set[str]) -> Tuple[Dict[str, ReleaseClip], int]:
+    """uttid -> file of VoxCeleb1 in the ``wav/<speaker>/<YouTube id>/`` directories of ``videos``
+    (``<speaker>_<YouTube id>``) in ``voxceleb1_dirs``, and how many of ``videos`` none of them has.
+    Only those directories are listed. DataError naming the path of a file that is not
+    ``<5 digits>.wav``, or of an utterance that two of the dirs hold."""
+    for root in voxceleb1_dirs:
+        if not (root / RELEASE_WAV).is_dir():
+            raise at(root, None, f"no {RELEASE_WAV}/ in it (--voxceleb1_dir: where {RELEASE_ARCHIVES} was extracted)")
+    clips: Dict[str, ReleaseClip] = {}
+    absent = 0
+    for video in sorted(videos):
+        speaker, youtube_id = video.split("_", 1)  # a speaker is id<5 digits>: the first "_" ends it
+        folders = [f for f in (root / RELEASE_WAV / speaker / youtube_id for root in voxceleb1_dirs) if f.is_dir()]
+        absent += not folders
+        for path in sorted(p for folder in folders for p in folder.iterdir()):
+            if not RELEASE_FILE.match(path.name):
+                raise at(path, None,
+                         f"not a VoxCeleb1 utterance ({RELEASE_WAV}/<speaker>/<YouTube id>/<5 digits>.wav)")
+            clip = ReleaseClip(speaker, video, int(path.stem), path)
+            first = clips.setdefault(clip.uttid, clip)
+            if first is not clip:
+                raise at(path, None, f"also in {first.path}: the --voxceleb1_dir dirs overlap (give the dev and "
+                                     "the test extraction, or one dir where both were merged)")
+    return clips, absent
+
+
+def with_release(voxceleb1_dirs: Sequence[Path], splits: Sequence[Split], span: int) -> Dict[str, NeighbourDir]:
+    """Each split's neighbours/, from VoxCeleb1; the ranks of ``splits`` become those among every
+    known utterance of their videos (one index space for all splits and their neighbours/)."""
+    slue = {c.uttid: (c.video, c.index) for _, _, clips, _ in splits for c in clips}
+    for _, summary, _, _ in splits:
+        slue.update(summary.mixed_rows)  # SLUE's audio too: ranked, never a neighbour
+    videos = {c.video for _, _, clips, _ in splits for c in clips}
+    release, absent = read_release(voxceleb1_dirs, videos)
+    known = {uttid: (clip.video, clip.index) for uttid, clip in release.items()}
+    known.update(slue)
+    index = SessionIndex.build(known, videos)
+    neighbour_dirs = {}
+    for source, summary, clips, ranks in splits:
+        own = [c.uttid for c in clips]
+        near = release_neighbours(index, own, release, slue, span)
+        summary.count(index, own, near)
+        ranks.update((uttid, index.rank[uttid]) for uttid in own)
+        neighbour_dirs[source.name] = (
+            [Utterance(u, release[u].speaker, release[u].video, index.rank[u], "") for u in near],
+            {u: str(release[u].path.resolve()) for u in near})
+    logging.info("VoxCeleb1 (%s): %d files in the %d videos of SLUE-VoxCeleb's utterances; %d of these videos "
+                 "in no --voxceleb1_dir (their utterances ranked among SLUE's only); %d of SLUE-VoxCeleb's %d rows "
+                 "are in it", ", ".join(map(str, voxceleb1_dirs)), len(release), len(videos), absent,
+                 len(slue.keys() & release.keys()), len(slue))
+    return neighbour_dirs
+
+
+def write_neighbours(data_dir: Path, neighbours: NeighbourDir) -> None:
+    """``neighbours/`` without ``text`` (VoxCeleb1 has none), or none at all."""
+    write_neighbour_dir(data_dir, *neighbours)
+    (data_dir / NEIGHBOUR_DIR / "text").unlink(missing_ok=True)
+
+
 def log_summary(source: SplitSource, summary: SplitSummary) -> None:
     logging.info("%s: %d utterances from %s (%d %s left out); %d have a neighbour in their video, %d of "
                  "them the previous or next index", source.name, summary.utterances, source.tsv,
@@ -220,16 +337,24 @@ def log_summary(source: SplitSource, summary: SplitSummary) -> None:
                      source.name, source.tsv, source.name)
 
 
-def prepare(corpus_dir: Path, outdir: Path, trim: bool = False) -> Dict[str, SplitSummary]:
-    """Write ``outdir/{train,devel,test}``; every TSV is checked before any data dir is written."""
-    splits = []
+def prepare(corpus_dir: Path, outdir: Path, trim: bool = False, voxceleb1_dirs: Sequence[Path] = (),
+            neighbour_span: int = 1) -> Dict[str, SplitSummary]:
+    """Write ``outdir/{train,devel,test}`` and, with VoxCeleb1 in ``voxceleb1_dirs``, their
+    ``neighbours/`` (without it, an earlier run's ``neighbours/`` goes). Every TSV, and the
+    directories of VoxCeleb1 read, are checked before any data dir is written."""
+    check_span(neighbour_span)
+    splits: List[Split] = []
     for source in split_sources(corpus_dir, CORPUS, "_raw"):
         summary = SplitSummary()
         clips = read_split(corpus_dir, source, summary)
         splits.append((source, summary, clips, video_ranks(clips, summary)))
+    neighbour_dirs = with_release(voxceleb1_dirs, splits, neighbour_span) if voxceleb1_dirs else {}
     for source, summary, clips, ranks in splits:
         write_clips(outdir / source.name, clips, ranks, trim)
+        write_neighbours(outdir / source.name, neighbour_dirs.get(source.name, ([], {})))
         log_summary(source, summary)
+        if voxceleb1_dirs:
+            summary.log(source.name, summary.utterances, "VoxCeleb1", neighbour_span, unit="utterance")
     logging.info("audio: %s", "each utterance cut to [start_second, end_second] (segments; slue-toolkit's)"
                  if trim else "each utterance whole, untrimmed (ESPnet's; --trim true cuts it as slue-toolkit)")
     return {source.name: summary for source, summary, _, _ in splits}
@@ -242,8 +367,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--trim", type=str2bool, default=False,
                         help="cut each utterance to [start_second, end_second] (a segments file), as "
                              "slue-toolkit does; default: the whole file, as ESPnet does")
+    parser.add_argument("--voxceleb1_dir", dest="voxceleb1_dirs", nargs="+", type=Path, default=[], metavar="DIR",
+                        help="optional: directories holding wav/ of VoxCeleb1 (vox1_dev_wav.zip and "
+                             "vox1_test_wav.zip extracted, or one where both were merged); then utt2rec ranks "
+                             "all the utterances of each video and <outdir>/<split>/neighbours/ holds "
+                             "VoxCeleb1's utterances next to the split's (audio only)")
+    add_neighbour_span(parser, "--voxceleb1_dir", unit="utterance")
     args = parse_corpus_args(parser, argv, ARCHIVE)
-    prepare(args.corpus_dir, args.outdir, args.trim)
+    prepare(args.corpus_dir, args.outdir, args.trim, args.voxceleb1_dirs, args.neighbour_span)
     return 0
 
 

@@ -30,7 +30,8 @@ match ESPnet's models and results):
   names its plenary session, the start time of its speech paragraph and its index in that
   paragraph; the rank is the segment's position within its session in this split, sorted by
   (paragraph start, index). SLUE holds only some segments of a session, so a rank neighbour is
-  often not the adjacent segment of the speech: the log says how often it is.
+  often not the adjacent segment of the speech: the log says how often it is. With VoxPopuli's
+  release (below) the ranks are true positions in the session instead.
 
 NER annotations are Python literals ``[[TAG, start, length], ...]`` of character offsets into
 ``normalized_text``, read with ``ast.literal_eval``. The entities are substituted from the last
@@ -38,14 +39,34 @@ to the first. ESPnet's script substitutes them in the annotation's order, which 
 guarantees: once an entity is rewritten, the offsets of every entity after it are shifted by the
 markup inserted before them.
 
-Not built: neighbours from the full VoxPopuli English ASR release. SLUE's ids are VoxPopuli's,
-so its ``asr_{train,dev,test}.tsv`` and per-segment ogg files would give every segment its true
-previous and next segment (audio only, no labels needed) instead of the nearest one SLUE kept;
-that needs a ``--voxpopuli_dir`` option and neighbour audio outside ``wav.scp``.
+Neighbours from VoxPopuli's English ASR release (optional, ``--voxpopuli_dir DIR``). SLUE's ids
+are VoxPopuli's (slue-toolkit copied SLUE's audio from the release), and SLUE kept only some
+segments of each session. The release (VoxPopuli's ``python -m voxpopuli.get_asr_data --root DIR
+--lang en``) holds ``DIR/transcribed_data/en/asr_{train,dev,test}.tsv`` (``id``, ``normalized_text``
+and ``speaker_id`` read, found by name) and the audio ``DIR/transcribed_data/en/<year>/<id>.ogg``.
+With it:
+
+* ``utt2rec`` ranks each segment among ALL the segments known of its session (the three SLUE
+  splits' rows and the release's, sorted by (paragraph start, index)), so that ranks r-1 and r+1
+  are the true previous and next segments of the speech. A split's ranks then have gaps where the
+  segments in between are not its own. All splits share this one index space per session;
+* ``data/<split>/neighbours/`` (``common.NEIGHBOUR_DIR``: a Kaldi data dir in the same index
+  space, ids ``<speaker_id>_<id>``, ``text`` normalised as the split's) holds the release's
+  segments within +-``--neighbour_span`` ranks of one of the split's utterances that are in NO
+  SLUE split: another split's audio is never context (no test audio as training context), and the
+  split's own segments are in the data dir already. A release row with an empty
+  ``normalized_text`` is ranked but left out (a missing neighbour): a Kaldi ``text`` line needs
+  words, and generative context needs the neighbour's transcript. Only the audio of the segments
+  written is checked, since the release is much larger than what the neighbours need.
+
+The log then says, per split, how many utterances have their previous or next segment in the
+split, and how many once the release's segments are added. Without ``--voxpopuli_dir`` the data
+dirs are what they were without the option, and a ``neighbours/`` of an earlier run is removed.
 
 CLI::
 
     python -m espnet2_ext.corpora.slue_voxpopuli --corpus_dir downloads/slue-voxpopuli --outdir data
+    # with the release: ... --voxpopuli_dir downloads/voxpopuli [--neighbour_span N]   (N in 1..4, default 1)
 """
 
 import ast
@@ -55,13 +76,14 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from espnet2_ext.corpora.common import Utterance
+from espnet2_ext.corpora.common import Utterance, write_neighbour_dir
 from espnet2_ext.corpora.slue_metrics import FILL, NER_TAGS, SEP
-from espnet2_ext.corpora.slue_tsv import (SplitSource, audio_file, corpus_parser, parse_corpus_args, rank_in_units,
-                                         read_rows, split_sources, write_split_dir)
-from espnet2_ext.errors import cli_entry
+from espnet2_ext.corpora.slue_tsv import (NeighbourCounts, NeighbourDir, SessionIndex, SplitSource, add_neighbour_span,
+                                         audio_file, check_span, corpus_parser, parse_corpus_args, rank_in_units,
+                                         read_rows, read_tsv, release_neighbours, split_sources, write_split_dir)
+from espnet2_ext.errors import at, cli_entry
 
 # OntoNotes tag -> SLUE's combined tag (slue-toolkit's ``raw_to_combined_tag_map``; ESPnet's
 # recipe uses the same map). The other OntoNotes types are not evaluated by SLUE.
@@ -80,6 +102,11 @@ SEGMENT_ID = re.compile(
 )
 _DELETED_PUNCTUATION = re.compile(r"[.;?!]")
 _NO_ENTITIES = ("", "None")  # a row without entities (ESPnet's script skips both: "None", and NaN for "")
+# VoxPopuli's English ASR release, as its get_asr_data writes it under --root.
+RELEASE_DIR = Path("transcribed_data") / "en"
+RELEASE_TSVS = ("asr_train.tsv", "asr_dev.tsv", "asr_test.tsv")
+RELEASE_COLUMNS = ("id", "normalized_text", "speaker_id")
+RELEASE = "VoxPopuli's English ASR release (python -m voxpopuli.get_asr_data --root <voxpopuli_dir> --lang en)"
 
 
 @dataclass(frozen=True)
@@ -109,15 +136,34 @@ class Segment:
     text: str
     ner_text: Optional[str]  # None where the split has no labels
     audio: Path
+    segment_id: str  # VoxPopuli's id: the key shared with the release
+
+
+@dataclass(frozen=True)
+class ReleaseSegment:
+    """One row of the release's TSVs, parsed; its file and line name it in errors."""
+
+    segment_id: str
+    speaker: str
+    session: str
+    order: Tuple[str, int]
+    text: str  # normalised as the split's text; empty where the release has no transcript
+    tsv: Path
+    lineno: int
+
+    @property
+    def uttid(self) -> str:
+        return f"{self.speaker}_{self.segment_id}"
 
 
 @dataclass
-class SplitSummary:
-    """What the log reports about one split."""
+class SplitSummary(NeighbourCounts):
+    """What the log reports about one split (with the release, also :class:`NeighbourCounts`)."""
 
     utterances: int = 0
     with_neighbour: int = 0              # an adjacent rank in the same session
     with_adjacent_segment: int = 0       # ... that is the previous or next segment of its paragraph
+    untranscribed: int = 0       # with the release: its segments in the span left out for an empty normalized_text
     kept: Counter = field(default_factory=Counter)       # combined tag -> entities written
     discarded: Counter = field(default_factory=Counter)  # OntoNotes tag -> entities left as words
 
@@ -187,20 +233,32 @@ def read_split(corpus_dir: Path, source: SplitSource, summary: SplitSummary) -> 
                      lambda row: parse_row(corpus_dir, source, row, summary))
 
 
-def parse_row(corpus_dir: Path, source: SplitSource, row: Dict[str, str], summary: SplitSummary) -> Segment:
-    """One TSV row as a segment, its audio checked; ValueError says what is wrong with it."""
-    segment_id = row["id"]
+def parse_segment_id(segment_id: str) -> Tuple[str, Tuple[str, int]]:
+    """``(session, (paragraph start, index))`` of a VoxPopuli segment id; ValueError if it is not one."""
     match = SEGMENT_ID.match(segment_id)
     if not match:
         raise ValueError(f"id '{segment_id}' is not <session>_<paragraph start>_<segment> "
                          f"(e.g. 20131007-0900-PLENARY-19-en_20131007-21:26:04_7)")
+    return match["session"], (match["paragraph"], int(match["segment"]))
+
+
+def parse_speaker(row: Dict[str, str]) -> str:
+    """``speaker_id``, ``None`` where empty (the uttid prefix); ValueError if it holds whitespace."""
+    speaker = row["speaker_id"].strip() or "None"
+    if len(speaker.split()) != 1:
+        raise ValueError(f"speaker_id '{speaker}' of '{row['id']}' contains whitespace")
+    return speaker
+
+
+def parse_row(corpus_dir: Path, source: SplitSource, row: Dict[str, str], summary: SplitSummary) -> Segment:
+    """One TSV row as a segment, its audio checked; ValueError says what is wrong with it."""
+    segment_id = row["id"]
+    session, order = parse_segment_id(segment_id)
     audio = audio_file(corpus_dir, source, segment_id, ".ogg")
     text = row["normalized_text"].lower()
     if not normalize_words(text):
         raise ValueError(f"empty normalized_text for '{segment_id}'")
-    speaker = row["speaker_id"].strip() or "None"
-    if len(speaker.split()) != 1:
-        raise ValueError(f"speaker_id '{speaker}' of '{segment_id}' contains whitespace")
+    speaker = parse_speaker(row)
     ner_text = None
     if source.labelled:
         try:
@@ -210,9 +268,8 @@ def parse_row(corpus_dir: Path, source: SplitSource, row: Dict[str, str], summar
             raise ValueError(f"normalized_ner of '{segment_id}': {err}") from None
         ner_text = normalize_words(mark_entities(text, entities, summary))
     return Segment(
-        uttid=f"{speaker}_{segment_id}", speaker=speaker, session=match["session"],
-        order=(match["paragraph"], int(match["segment"])), text=normalize_words(text),
-        ner_text=ner_text, audio=audio,
+        uttid=f"{speaker}_{segment_id}", speaker=speaker, session=session, order=order,
+        text=normalize_words(text), ner_text=ner_text, audio=audio, segment_id=segment_id,
     )
 
 
@@ -222,6 +279,106 @@ def session_ranks(segments: Sequence[Segment], summary: SplitSummary) -> Dict[st
         segments, unit=lambda s: s.session, order=lambda s: s.order,
         adjacent=lambda before, after: before.order[0] == after.order[0] and after.order[1] == before.order[1] + 1)
     return ranks
+
+
+# ----------------------------------------------------------- VoxPopuli's release: true neighbours
+
+def read_release(voxpopuli_dir: Path) -> Dict[str, ReleaseSegment]:
+    """segment id -> row of the release's three TSVs. Every row is parsed (a bad one stops with its
+    file and line) before anything is written; no audio is opened here: only the neighbours' is
+    needed, and :func:`release_audio` checks it."""
+    if not (voxpopuli_dir / RELEASE_DIR).is_dir():
+        raise at(voxpopuli_dir, None, f"no {RELEASE_DIR}/ in it (--voxpopuli_dir is the --root of {RELEASE})")
+    segments: Dict[str, ReleaseSegment] = {}
+    for name in RELEASE_TSVS:
+        for segment in read_release_tsv(voxpopuli_dir / RELEASE_DIR / name):
+            first = segments.setdefault(segment.segment_id, segment)
+            if first is not segment:  # the three files share one id space
+                raise at(segment.tsv, segment.lineno,
+                         f"duplicate id '{segment.segment_id}' (first at {first.tsv.name}:{first.lineno})")
+    return segments
+
+
+def read_release_tsv(tsv: Path) -> List[ReleaseSegment]:
+    """The rows of one of the release's TSVs, parsed; DataError with the file and line of a bad one."""
+    if not tsv.is_file():
+        raise at(tsv, None, f"missing (expected from {RELEASE})")
+    segments = []
+    for lineno, row in read_tsv(tsv, RELEASE_COLUMNS, RELEASE):
+        try:
+            session, order = parse_segment_id(row["id"])
+            speaker = parse_speaker(row)
+        except ValueError as err:
+            raise at(tsv, lineno, str(err)) from None
+        text = normalize_words(row["normalized_text"].lower())  # may be empty: ranked, never written
+        segments.append(ReleaseSegment(row["id"], speaker, session, order, text, tsv, lineno))
+    return segments
+
+
+def split_neighbours(
+    segments: Sequence[Segment],
+    index: SessionIndex,
+    release: Mapping[str, ReleaseSegment],
+    in_slue: Set[str],
+    span: int,
+    summary: SplitSummary,
+) -> List[ReleaseSegment]:
+    """The release's segments within +-``span`` ranks of one of ``segments`` that are in no SLUE
+    split (another split's audio must never be context) and have a transcript; counts for the log."""
+    own = [s.segment_id for s in segments]
+    near = [release[i] for i in release_neighbours(index, own, release, in_slue, span)]
+    chosen = [r for r in near if r.text]
+    summary.count(index, own, (r.segment_id for r in chosen))
+    summary.untranscribed = len(near) - len(chosen)
+    return sorted(chosen, key=lambda r: (r.session, r.order))
+
+
+def release_audio(voxpopuli_dir: Path, segments: Iterable[ReleaseSegment]) -> Dict[str, str]:
+    """segment id -> its ogg file (``<year>/<id>.ogg``), resolved; DataError with the TSV line of the
+    first one missing, in the order of the release's files."""
+    audio = {}
+    for segment in sorted(segments, key=lambda r: (RELEASE_TSVS.index(r.tsv.name), r.lineno)):
+        path = voxpopuli_dir / RELEASE_DIR / segment.segment_id[:4] / f"{segment.segment_id}.ogg"
+        if not path.is_file():
+            raise at(segment.tsv, segment.lineno, f"audio of '{segment.segment_id}' is missing: {path}")
+        audio[segment.segment_id] = str(path.resolve())
+    return audio
+
+
+def with_release(
+    voxpopuli_dir: Path,
+    splits: Mapping[str, Sequence[Segment]],
+    span: int,
+    summaries: Mapping[str, SplitSummary],
+) -> Tuple[Dict[str, Dict[str, int]], Dict[str, NeighbourDir]]:
+    """Per split, the ranks of its utterances among every known segment of their sessions (one
+    index space for all splits and their neighbours/) and its neighbours/, from the release."""
+    release = read_release(voxpopuli_dir)
+    slue = [s for segments in splits.values() for s in segments]
+    known = {r.segment_id: (r.session, r.order) for r in release.values()}
+    known.update((s.segment_id, (s.session, s.order)) for s in slue)  # SLUE's rows, in the release or not
+    index = SessionIndex.build(known, {s.session for s in slue})
+    in_slue = {s.segment_id for s in slue}
+    chosen = {name: split_neighbours(segments, index, release, in_slue, span, summaries[name])
+              for name, segments in splits.items()}
+    audio = release_audio(voxpopuli_dir, (r for neighbours in chosen.values() for r in neighbours))
+    log_release(voxpopuli_dir, release, in_slue)
+    ranks = {name: {s.uttid: index.rank[s.segment_id] for s in segments} for name, segments in splits.items()}
+    neighbour_dirs = {
+        name: ([Utterance(r.uttid, r.speaker, r.session, index.rank[r.segment_id], r.text) for r in neighbours],
+               {r.uttid: audio[r.segment_id] for r in neighbours})
+        for name, neighbours in chosen.items()
+    }
+    return ranks, neighbour_dirs
+
+
+def log_release(voxpopuli_dir: Path, release: Mapping[str, ReleaseSegment], in_slue: Set[str]) -> None:
+    """What the release holds: its untranscribed rows, and how much of SLUE it has (all of it,
+    unless the release is not the one SLUE was cut from)."""
+    untranscribed = sum(1 for r in release.values() if not r.text)
+    logging.info("%s: %d segments, %d with an empty normalized_text (ranked, never a neighbour); "
+                 "%d of SLUE-VoxPopuli's %d segments are in it", voxpopuli_dir / RELEASE_DIR, len(release),
+                 untranscribed, len(in_slue & release.keys()), len(in_slue))
 
 
 def write_split(data_dir: Path, segments: Sequence[Segment], ranks: Dict[str, int]) -> None:
@@ -249,26 +406,46 @@ def log_summary(source: SplitSource, summary: SplitSummary) -> None:
     logging.info("%s: entities kept: %s; discarded (types SLUE does not score): %s", source.name, kept, discarded)
 
 
-def prepare(corpus_dir: Path, outdir: Path) -> Dict[str, SplitSummary]:
-    """Write ``outdir/{train,devel,test}``; every TSV is checked before any data dir is written."""
-    parsed = []
-    for source in split_sources(corpus_dir, CORPUS):
-        summary = SplitSummary()
-        segments = read_split(corpus_dir, source, summary)
-        summary.utterances = len(segments)
-        parsed.append((source, segments, session_ranks(segments, summary), summary))
-    for source, segments, ranks, summary in parsed:
-        write_split(outdir / source.name, segments, ranks)
-        log_summary(source, summary)
-    return {source.name: summary for source, _, _, summary in parsed}
+def log_neighbours(source: SplitSource, summary: SplitSummary, span: int) -> None:
+    """The counts of segments with neighbours once the release is added (ranks are true positions)."""
+    summary.log(source.name, summary.utterances, "VoxPopuli's release", span,
+                left_out=f" ({summary.untranscribed} more left out: empty normalized_text)")
+
+
+def prepare(corpus_dir: Path, outdir: Path, voxpopuli_dir: Optional[Path] = None,
+            neighbour_span: int = 1) -> Dict[str, SplitSummary]:
+    """Write ``outdir/{train,devel,test}`` and, with VoxPopuli's release at ``voxpopuli_dir``, their
+    ``neighbours/`` (without it, an earlier run's ``neighbours/`` goes). Every TSV, and the audio of
+    every neighbour, is checked before any data dir is written."""
+    check_span(neighbour_span)
+    sources = split_sources(corpus_dir, CORPUS)
+    summaries = {source.name: SplitSummary() for source in sources}
+    splits = {source.name: read_split(corpus_dir, source, summaries[source.name]) for source in sources}
+    ranks = {name: session_ranks(segments, summaries[name]) for name, segments in splits.items()}
+    neighbour_dirs: Dict[str, NeighbourDir] = {name: ([], {}) for name in splits}
+    if voxpopuli_dir is not None:
+        ranks, neighbour_dirs = with_release(voxpopuli_dir, splits, neighbour_span, summaries)
+    for source in sources:
+        summaries[source.name].utterances = len(splits[source.name])
+        write_split(outdir / source.name, splits[source.name], ranks[source.name])
+        write_neighbour_dir(outdir / source.name, *neighbour_dirs[source.name])
+        log_summary(source, summaries[source.name])
+        if voxpopuli_dir is not None:
+            log_neighbours(source, summaries[source.name], neighbour_span)
+    return summaries
 
 
 @cli_entry
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = corpus_parser(CORPUS, ARCHIVE, "Kaldi data dirs <outdir>/{train,devel,test} (text, text.ner, "
                            "utt2rec...) from SLUE-VoxPopuli as downloaded, its ogg files read in place.")
+    parser.add_argument("--voxpopuli_dir", type=Path, default=None,
+                        help="optional: the directory holding transcribed_data/en/ of VoxPopuli's English ASR "
+                             "release (get_asr_data --root); then utt2rec ranks the true order of each session "
+                             "and <outdir>/<split>/neighbours/ holds the release's segments next to the split's")
+    add_neighbour_span(parser, "--voxpopuli_dir")
     args = parse_corpus_args(parser, argv, ARCHIVE)
-    prepare(args.corpus_dir, args.outdir)
+    prepare(args.corpus_dir, args.outdir, args.voxpopuli_dir, args.neighbour_span)
     return 0
 
 
