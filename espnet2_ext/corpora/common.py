@@ -34,14 +34,17 @@ def write_data_dir(
     utterances: Sequence[Utterance],
     wav_scp: Mapping[str, str],
     segments: Optional[Mapping[str, str]] = None,
+    transcribed: bool = True,
 ) -> None:
-    """Write ``text, utt2spk, spk2utt, utt2rec, wav.scp`` (+ ``segments`` and target files), sorted."""
+    """Write ``text, utt2spk, spk2utt, utt2rec, wav.scp`` (+ ``segments`` and target files), sorted;
+    no ``text`` for audio without transcripts (``transcribed`` false)."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     write_map(data_dir / "wav.scp", wav_scp)
     if segments is not None:
         write_map(data_dir / "segments", segments)
-    write_map(data_dir / "text", {u.uttid: u.text for u in utterances})
+    if transcribed:
+        write_map(data_dir / "text", {u.uttid: u.text for u in utterances})
     write_map(data_dir / "utt2spk", {u.uttid: u.speaker for u in utterances})
     write_map(data_dir / "utt2rec", {u.uttid: f"{u.recid} {u.index}" for u in utterances})
     spk2utt: Dict[str, List[str]] = {}
@@ -52,13 +55,15 @@ def write_data_dir(
         write_map(data_dir / name, {u.uttid: u.targets[name] for u in utterances})
 
 
-def write_neighbour_dir(data_dir: PathLike, utterances: Sequence[Utterance], wav_scp: Mapping[str, str]) -> None:
-    """``data_dir/neighbours/`` (:data:`NEIGHBOUR_DIR`) holding ``utterances``; without any, an
-    earlier run's is removed, so that re-running a data preparation without the release is safe."""
+def write_neighbour_dir(data_dir: PathLike, utterances: Sequence[Utterance], wav_scp: Mapping[str, str],
+                        transcribed: bool = True) -> None:
+    """``data_dir/neighbours/`` (:data:`NEIGHBOUR_DIR`) holding ``utterances`` (without ``text`` if
+    the release has no transcripts); without any, an earlier run's is removed, so that re-running a
+    data preparation without the release is safe."""
     neighbour_dir = Path(data_dir) / NEIGHBOUR_DIR
     shutil.rmtree(neighbour_dir, ignore_errors=True)
     if utterances:
-        write_data_dir(neighbour_dir, utterances, wav_scp)
+        write_data_dir(neighbour_dir, utterances, wav_scp, transcribed=transcribed)
 
 
 def is_up_to_date(outdir: PathLike, params: Mapping[str, Any]) -> bool:

@@ -91,7 +91,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import soundfile
 from espnet2.utils.types import str2bool
 
-from espnet2_ext.corpora.common import NEIGHBOUR_DIR, Utterance, write_neighbour_dir
+from espnet2_ext.corpora.common import Utterance, write_neighbour_dir
 from espnet2_ext.corpora.slue_tsv import (NeighbourCounts, NeighbourDir, SessionIndex, SplitSource, add_neighbour_span,
                                          audio_file, check_span, corpus_parser, parse_corpus_args, rank_in_units,
                                          read_rows, release_neighbours, split_sources, write_split_dir)
@@ -316,12 +316,6 @@ def with_release(voxceleb1_dirs: Sequence[Path], splits: Sequence[Split], span: 
     return neighbour_dirs
 
 
-def write_neighbours(data_dir: Path, neighbours: NeighbourDir) -> None:
-    """``neighbours/`` without ``text`` (VoxCeleb1 has none), or none at all."""
-    write_neighbour_dir(data_dir, *neighbours)
-    (data_dir / NEIGHBOUR_DIR / "text").unlink(missing_ok=True)
-
-
 def log_summary(source: SplitSource, summary: SplitSummary) -> None:
     logging.info("%s: %d utterances from %s (%d %s left out); %d have a neighbour in their video, %d of "
                  "them the previous or next index", source.name, summary.utterances, source.tsv,
@@ -351,7 +345,8 @@ def prepare(corpus_dir: Path, outdir: Path, trim: bool = False, voxceleb1_dirs: 
     neighbour_dirs = with_release(voxceleb1_dirs, splits, neighbour_span) if voxceleb1_dirs else {}
     for source, summary, clips, ranks in splits:
         write_clips(outdir / source.name, clips, ranks, trim)
-        write_neighbours(outdir / source.name, neighbour_dirs.get(source.name, ([], {})))
+        write_neighbour_dir(outdir / source.name, *neighbour_dirs.get(source.name, ([], {})),
+                            transcribed=False)  # VoxCeleb1 has no transcripts
         log_summary(source, summary)
         if voxceleb1_dirs:
             summary.log(source.name, summary.utterances, "VoxCeleb1", neighbour_span, unit="utterance")
