@@ -1,6 +1,6 @@
 """Learning curves from ESPnet's training logs (espnet2_ext.recipe.curves)."""
 
-from espnet2_ext.recipe.curves import read_epochs, seconds, summarise, training_table
+from espnet2_ext.recipe.curves import main, read_epochs, seconds, summarise, training_table
 
 LINE = ("[vm] 2026-12-05 18:48:09,577 (trainer:394) INFO: {e}epoch results: [train] iter_time=0.009, "
         "loss_ctc=845.318, loss=845.318, train_time=0.285, time={time}, total_count={count}, "
@@ -47,3 +47,24 @@ def test_training_table_and_plot(tmp_path):
     assert "![validation curves](curves.png)" in lines
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert training_table([tmp_path / "untrained"], ["untrained"], None, tmp_path) == []
+
+
+def test_convergence_table_gives_the_updates_each_run_needs_to_reach_the_target(tmp_path, capsys):
+    runs = {"a": [0.9, 0.4, 0.2], "a_seed1": [0.8, 0.3, 0.1], "b": [0.5, 0.15, 0.1], "c": [0.9, 0.8, 0.7]}
+    for name, cers in runs.items():
+        (tmp_path / name).mkdir()
+        write_log(tmp_path / name / "train.log", [dict(e=e + 1, time="2.0 seconds", count=10 * (e + 1),
+                                                       loss=10 - e, cer=cer) for e, cer in enumerate(cers)])
+    assert summarise(read_epochs(tmp_path / "a")).updates_to(0.4) == 20
+    assert summarise(read_epochs(tmp_path / "c")).updates_to(0.4) is None
+    png = tmp_path / "by_updates.png"
+    argv = ["--system", "vanilla", str(tmp_path / "a"), str(tmp_path / "a_seed1"), "--system", "tuned",
+            str(tmp_path / "b"), str(tmp_path / "c"), "--target", "0.3", "--plot", str(png)]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        "|vanilla|2|30, 20|25|0.200, 0.100|",
+        "|tuned|2|20, never|20 (1 of 2 reached it)|0.100, 0.700|",  # the best value is at the lowest validation loss
+    ]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["--system", "x", str(tmp_path / "missing"), "--target", "0.3"]) == 1
+    assert "missing: no epoch results in its train.log" in capsys.readouterr().err

@@ -6,14 +6,27 @@ experiment is read and the latest line of an epoch wins. ``total_count`` is cumu
 far) and ``time`` is the wall time of the epoch's part, in humanfriendly's words ("1 minute and
 2.5 seconds"). RESULTS.md's "Training" table and its curves plot come from here, so that a reader
 sees whether each system had stopped improving and what it cost.
+
+Convergence of systems trained over several seeds (e.g. fine-tuning on a vanilla and on a rewired
+upstream: which reaches a validation target in fewer updates)::
+
+    python -m espnet2_ext.recipe.curves --system vanilla exp/a exp/a_seed1 --system rewired exp/b exp/b_seed1 \\
+        --target 0.15 --plot convergence.png
+
+prints a Markdown table (per system: the updates at which each run's curve first reaches the
+target, and the best value) and draws every run's validation curve by updates.
 """
 
+import argparse
 import itertools
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
+
+from espnet2_ext.errors import DataError, cli_entry
 
 EPOCH_LINE = re.compile(r"(\d+)epoch results: \[train\] (.*?), \[valid\] (.*)$")
 TIME_UNITS = {"week": 604800.0, "day": 86400.0, "hour": 3600.0, "minute": 60.0, "second": 1.0,
@@ -75,10 +88,18 @@ class Run:
     curve: Tuple[Tuple[int, float], ...]  # (epoch, value of curve_key)
     best_epoch: int  # by validation loss
     elapsed: Tuple[float, ...] = ()  # training seconds up to the end of each curve epoch
+    updates_at: Tuple[int, ...] = ()  # updates up to the end of each curve epoch
 
     @property
     def best_value(self) -> float:
         return dict(self.curve)[self.best_epoch]
+
+    def updates_to(self, target: float, higher_is_better: bool = False) -> Optional[int]:
+        """Updates after which the curve first reaches ``target`` (None: never)."""
+        for (_, value), updates in zip(self.curve, self.updates_at):
+            if (value >= target) if higher_is_better else (value <= target):
+                return updates
+        return None
 
 
 def summarise(epochs: Dict[int, Epoch]) -> Optional[Run]:
@@ -102,6 +123,7 @@ def summarise(epochs: Dict[int, Epoch]) -> Optional[Run]:
         curve=curve,
         best_epoch=best if best in dict(curve) else curve[-1][0],
         elapsed=tuple(spent[e] for e, _ in curve),
+        updates_at=tuple(int(_number(epochs[e].train, "total_count") or 0) for e, _ in curve),
     )
 
 
@@ -151,3 +173,67 @@ def plot_curves(runs: Sequence[Tuple[str, Run]], path: Path) -> None:
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
+
+
+def convergence_table(systems: Sequence[Tuple[str, Sequence[Path]]], target: float) -> List[str]:
+    """Markdown: per system, each run's updates to reach ``target`` (accuracy-like curves: at least
+    it; error and loss curves: at most it) and its best value (by validation loss)."""
+    lines = [f"|system|runs|updates to reach {target:g}, per run|mean|best value, per run|",
+             "|---|---|---|---|---|"]
+    for name, experiments in systems:
+        runs = [summarise(read_epochs(exp)) for exp in experiments]
+        missing = [str(exp) for exp, run in zip(experiments, runs) if run is None]
+        if missing:
+            raise DataError(f"{missing[0]}: no epoch results in its train.log")
+        reached = [run.updates_to(target, run.curve_key.startswith("acc")) for run in runs]
+        done = [n for n in reached if n is not None]
+        mean = f"{sum(done) / len(done):.0f}" + ("" if len(done) == len(runs) else
+                                                 f" ({len(done)} of {len(runs)} reached it)") if done else "-"
+        lines.append(f"|{name}|{len(runs)}|{', '.join('never' if n is None else str(n) for n in reached)}|{mean}|"
+                     f"{', '.join(f'{run.best_value:.3f}' for run in runs)}|")
+    return lines
+
+
+def plot_by_updates(systems: Sequence[Tuple[str, Sequence[Path]]], target: float, path: Path) -> None:
+    """Every run's validation curve by updates, one colour per system, the target as a line."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
+    figure = Figure(figsize=(7, 4))
+    axes = figure.add_subplot()
+    for colour, (name, experiments) in enumerate(systems):
+        for n, exp in enumerate(experiments):
+            run = summarise(read_epochs(exp))
+            axes.plot(run.updates_at, [v for _, v in run.curve], color=f"C{colour}", alpha=0.8, marker=".",
+                      label=f"{name} ({len(experiments)} runs)" if n == 0 else None)
+            axes.set_ylabel(f"valid {run.curve_key}")
+    axes.axhline(target, color="grey", linestyle="--", linewidth=0.8)
+    axes.set_xlabel("updates")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+@cli_entry
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Convergence of systems over several runs: updates to reach a "
+                                                 "validation target, and the curves by updates.")
+    parser.add_argument("--system", nargs="+", action="append", required=True, metavar=("NAME", "EXP"),
+                        help="a system's name and its exp dirs (one per seed); repeat per system")
+    parser.add_argument("--target", type=float, required=True,
+                        help="the validation value to reach (CER, loss: at most; accuracy: at least)")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG of the curves by updates")
+    args = parser.parse_args(argv)
+    for system in args.system:
+        if len(system) < 2:
+            parser.error(f"--system {system[0]}: name it, then give its exp dirs")
+    systems = [(system[0], [Path(p) for p in system[1:]]) for system in args.system]
+    print("\n".join(convergence_table(systems, args.target)))
+    if args.plot is not None:
+        plot_by_updates(systems, args.target, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
