@@ -1,5 +1,6 @@
 """Shared helpers of the corpus generators: Kaldi data dirs, parameter stamps, parallel jobs."""
 
+import argparse
 import json
 import logging
 import multiprocessing
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TypeVar
 
+from espnet2_ext.context import MAX_OFFSET
 from espnet2_ext.kaldi_files import NEIGHBOUR_DIR, PathLike, read_map, write_map
 
 SPLITS = ("train", "dev", "test")
@@ -64,6 +66,19 @@ def write_neighbour_dir(data_dir: PathLike, utterances: Sequence[Utterance], wav
     shutil.rmtree(neighbour_dir, ignore_errors=True)
     if utterances:
         write_data_dir(neighbour_dir, utterances, wav_scp, transcribed=transcribed)
+
+
+def check_span(span: int) -> None:
+    """The neighbour span reaches at most as far as the context inputs do (``MAX_OFFSET``)."""
+    if not 1 <= span <= MAX_OFFSET:
+        raise ValueError(f"neighbour_span must be within 1..{MAX_OFFSET}: {span}")
+
+
+def add_neighbour_span(parser: argparse.ArgumentParser, release_option: str, unit: str = "segment") -> None:
+    """``--neighbour_span N`` (1..``MAX_OFFSET``), which takes effect with ``release_option``."""
+    parser.add_argument("--neighbour_span", type=int, default=1, choices=range(1, MAX_OFFSET + 1), metavar="N",
+                        help=f"with {release_option}: neighbours/ holds the {unit}s within +-N ranks "
+                             f"(1..{MAX_OFFSET}; default: %(default)s)")
 
 
 def is_up_to_date(outdir: PathLike, params: Mapping[str, Any]) -> bool:

@@ -80,8 +80,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet2.utils.types import str2bool
 
-from espnet2_ext.context import MAX_OFFSET
-from espnet2_ext.corpora.common import NEIGHBOUR_DIR, Utterance, write_data_dir, write_neighbour_dir
+from espnet2_ext.corpora.common import (NEIGHBOUR_DIR, Utterance, add_neighbour_span, check_span, write_data_dir,
+                                       write_neighbour_dir)
 from espnet2_ext.corpora.espeak import phonemize
 from espnet2_ext.errors import DataError, at, cli_entry
 from espnet2_ext.kaldi_files import iter_lines
@@ -305,8 +305,7 @@ def plan_neighbours(planned: Dict[str, List[Transcribed]], corpus_dir: Path, lib
                     neighbour_splits: Sequence[str], span: int) -> Dict[str, Neighbours]:
     """Libri-light data dir -> its neighbours/ (none without ``neighbour_splits``); LibriSpeech's data
     dirs hold whole chapters, so only Libri-light's have neighbours outside them."""
-    if not 1 <= span <= MAX_OFFSET:
-        raise ValueError(f"neighbour_span must be 1..{MAX_OFFSET} (the context inputs' offsets): {span}")
+    check_span(span)
     if not neighbour_splits:
         return {}
     splits = release_splits(corpus_dir, neighbour_splits)
@@ -374,9 +373,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help=f"LibriSpeech training splits under --corpus_dir/LibriSpeech/ whose chapters give each "
                              f"train_<subset> its {NEIGHBOUR_DIR}/: the utterances of its chapters that the subset "
                              f"left out (default: none, and an earlier run's {NEIGHBOUR_DIR}/ is removed)")
-    parser.add_argument("--neighbour_span", type=int, choices=range(1, MAX_OFFSET + 1), default=1,
-                        help=f"{NEIGHBOUR_DIR}/ holds the utterances at most this many positions from one of the "
-                             "data dir's (the largest neighbour offset that training will use)")
+    add_neighbour_span(parser, "--neighbour_splits", unit="utterance")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for option, path in (("--corpus_dir", args.corpus_dir), ("--librilight_dir", args.librilight_dir)):

@@ -20,8 +20,7 @@ the data-dir writer that removes the files an earlier run wrote and this one doe
 Neighbours from a corpus's full release (VoxPopuli's English ASR release, VoxCeleb1), which holds
 the segments of each recording that SLUE left out: the ranks of every known segment of a
 recording (:class:`SessionIndex`), the release's segments next to a split's that are in no SLUE
-split (:func:`release_neighbours`), the log's counts (:class:`NeighbourCounts`) and the option
-``--neighbour_span`` (:func:`add_neighbour_span`, :func:`check_span`).
+split (:func:`release_neighbours`) and the log's counts (:class:`NeighbourCounts`).
 """
 
 import argparse
@@ -32,7 +31,6 @@ from pathlib import Path
 from typing import (Any, Callable, Container, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple,
                     TypeVar)
 
-from espnet2_ext.context import MAX_OFFSET
 from espnet2_ext.corpora.common import NEIGHBOUR_DIR, Utterance, write_data_dir
 from espnet2_ext.errors import DataError, at
 
@@ -260,16 +258,3 @@ class NeighbourCounts:
         logging.info("%s: %d of %d utterances have their previous or next %s in %s, %d once %s is added; "
                      "%s/ holds %d %ss within +-%d ranks%s", split, self.next_to_own, utterances, unit, split,
                      self.next_to_any, release, NEIGHBOUR_DIR, self.neighbours, unit, span, left_out)
-
-
-def check_span(span: int) -> None:
-    """The neighbour span reaches at most as far as the context inputs do (``MAX_OFFSET``)."""
-    if not 1 <= span <= MAX_OFFSET:
-        raise ValueError(f"neighbour_span must be within 1..{MAX_OFFSET}: {span}")
-
-
-def add_neighbour_span(parser: argparse.ArgumentParser, release_option: str, unit: str = "segment") -> None:
-    """``--neighbour_span N`` (1..``MAX_OFFSET``), which takes effect with ``release_option``."""
-    parser.add_argument("--neighbour_span", type=int, default=1, choices=range(1, MAX_OFFSET + 1), metavar="N",
-                        help=f"with {release_option}: neighbours/ holds the {unit}s within +-N ranks "
-                             f"(1..{MAX_OFFSET}; default: %(default)s)")

@@ -91,9 +91,9 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import soundfile
 from espnet2.utils.types import str2bool
 
-from espnet2_ext.corpora.common import Utterance, write_neighbour_dir
-from espnet2_ext.corpora.slue_tsv import (NeighbourCounts, NeighbourDir, SessionIndex, SplitSource, add_neighbour_span,
-                                         audio_file, check_span, corpus_parser, parse_corpus_args, rank_in_units,
+from espnet2_ext.corpora.common import Utterance, add_neighbour_span, check_span, write_neighbour_dir
+from espnet2_ext.corpora.slue_tsv import (NeighbourCounts, NeighbourDir, SessionIndex, SplitSource,
+                                         audio_file, corpus_parser, parse_corpus_args, rank_in_units,
                                          read_rows, release_neighbours, split_sources, write_split_dir)
 from espnet2_ext.errors import at, cli_entry
 from espnet2_ext.recipe.datadir import SEGMENT_END_TOLERANCE

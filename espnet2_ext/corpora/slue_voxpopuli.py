@@ -78,10 +78,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from espnet2_ext.corpora.common import Utterance, write_neighbour_dir
+from espnet2_ext.corpora.common import Utterance, add_neighbour_span, check_span, write_neighbour_dir
 from espnet2_ext.corpora.slue_metrics import FILL, NER_TAGS, SEP
-from espnet2_ext.corpora.slue_tsv import (NeighbourCounts, NeighbourDir, SessionIndex, SplitSource, add_neighbour_span,
-                                         audio_file, check_span, corpus_parser, parse_corpus_args, rank_in_units,
+from espnet2_ext.corpora.slue_tsv import (NeighbourCounts, NeighbourDir, SessionIndex, SplitSource,
+                                         audio_file, corpus_parser, parse_corpus_args, rank_in_units,
                                          read_rows, read_tsv, release_neighbours, split_sources, write_split_dir)
 from espnet2_ext.errors import at, cli_entry
 
