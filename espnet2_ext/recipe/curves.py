@@ -175,16 +175,27 @@ def plot_curves(runs: Sequence[Tuple[str, Run]], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def convergence_table(systems: Sequence[Tuple[str, Sequence[Path]]], target: float) -> List[str]:
-    """Markdown: per system, each run's updates to reach ``target`` (accuracy-like curves: at least
-    it; error and loss curves: at most it) and its best value (by validation loss)."""
-    lines = [f"|system|runs|updates to reach {target:g}, per run|mean|best value, per run|",
-             "|---|---|---|---|---|"]
+SystemRuns = Sequence[Tuple[str, Sequence[Run]]]  # a system's name and its runs (one per seed)
+
+
+def read_systems(systems: Sequence[Tuple[str, Sequence[Path]]]) -> SystemRuns:
+    """Each system's runs, read once from their logs; DataError for an exp dir without epoch results."""
+    read = []
     for name, experiments in systems:
         runs = [summarise(read_epochs(exp)) for exp in experiments]
         missing = [str(exp) for exp, run in zip(experiments, runs) if run is None]
         if missing:
             raise DataError(f"{missing[0]}: no epoch results in its train.log")
+        read.append((name, runs))
+    return read
+
+
+def convergence_table(systems: SystemRuns, target: float) -> List[str]:
+    """Markdown: per system, each run's updates to reach ``target`` (accuracy-like curves: at least
+    it; error and loss curves: at most it) and its best value (by validation loss)."""
+    lines = [f"|system|runs|updates to reach {target:g}, per run|mean|best value, per run|",
+             "|---|---|---|---|---|"]
+    for name, runs in systems:
         reached = [run.updates_to(target, run.curve_key.startswith("acc")) for run in runs]
         done = [n for n in reached if n is not None]
         mean = f"{sum(done) / len(done):.0f}" + ("" if len(done) == len(runs) else
@@ -194,17 +205,16 @@ def convergence_table(systems: Sequence[Tuple[str, Sequence[Path]]], target: flo
     return lines
 
 
-def plot_by_updates(systems: Sequence[Tuple[str, Sequence[Path]]], target: float, path: Path) -> None:
+def plot_by_updates(systems: SystemRuns, target: float, path: Path) -> None:
     """Every run's validation curve by updates, one colour per system, the target as a line."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state
 
     figure = Figure(figsize=(7, 4))
     axes = figure.add_subplot()
-    for colour, (name, experiments) in enumerate(systems):
-        for n, exp in enumerate(experiments):
-            run = summarise(read_epochs(exp))
+    for colour, (name, runs) in enumerate(systems):
+        for n, run in enumerate(runs):
             axes.plot(run.updates_at, [v for _, v in run.curve], color=f"C{colour}", alpha=0.8, marker=".",
-                      label=f"{name} ({len(experiments)} runs)" if n == 0 else None)
+                      label=f"{name} ({len(runs)} runs)" if n == 0 else None)
             axes.set_ylabel(f"valid {run.curve_key}")
     axes.axhline(target, color="grey", linestyle="--", linewidth=0.8)
     axes.set_xlabel("updates")
@@ -228,7 +238,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for system in args.system:
         if len(system) < 2:
             parser.error(f"--system {system[0]}: name it, then give its exp dirs")
-    systems = [(system[0], [Path(p) for p in system[1:]]) for system in args.system]
+    systems = read_systems([(system[0], [Path(p) for p in system[1:]]) for system in args.system])
     print("\n".join(convergence_table(systems, args.target)))
     if args.plot is not None:
         plot_by_updates(systems, args.target, args.plot)
