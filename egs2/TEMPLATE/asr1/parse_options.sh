@@ -2,12 +2,13 @@
 # Sourced by a script: turns leading "--name value" / "--name=value" arguments into shell
 # variables that the script already defines (like Kaldi's utils/parse_options.sh), and leaves
 # the positional arguments in "$@". "--help" prints $help_message and every option with its
-# default. Dashes in names are read as underscores.
+# default: the script's name=value lines above the line that sources this file. Dashes in names
+# are read as underscores.
 while [ $# -gt 0 ]; do
     case "$1" in
         --help|-h)
             echo "${help_message:-}"; echo; echo "Options (default):"
-            grep -E '^[a-z_]+=' "$0" | sed -E 's/^([a-z_]+)=("[^"]*"|[^ ]*) *(# *)?(.*)$/  --\1 (\2) \4/'
+            awk '/parse_options\.sh/ { exit } /^[a-z_]+=/ && !/^help_message=/' "$0" | sed -E 's/^([a-z_]+)=("[^"]*"|[^ ]*) *(# *)?(.*)$/  --\1 (\2) \4/'
             exit 0 ;;
         --*=*) _name=${1%%=*}; _value=${1#*=}; shift ;;
         --*) [ $# -ge 2 ] || { echo "$0: option $1 needs a value" >&2; exit 2; }

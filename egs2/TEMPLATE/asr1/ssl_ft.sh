@@ -9,6 +9,9 @@
 #   2 speed perturbation       6-8 (asr.sh's neural   11 training          14 packing
 #   3 format audio -> dump/        LM: not built)     12 decoding          15 Hugging Face upload
 #   4 filter length/empty text 9 word n-gram LM          (+RTF, MACs)         (asr.sh's 16; opt-in)
+# The script is one { ...; exit; } block, which bash parses whole before running it: editing this
+# file while a recipe runs (hours of training) cannot make the running bash read new text.
+{
 set -euo pipefail
 
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*" >&2; }
@@ -435,3 +438,5 @@ if run_stage 15 && [ "${skip_upload_hf}" = false ]; then
 fi
 
 log "Successfully finished stages ${stage}-$(min "${stop_stage}" 15) in ${SECONDS} s"
+exit
+}

@@ -10,6 +10,9 @@
 #   9-12 the same for iteration 2, 13-16 for iteration 3, ...
 #   5 + 4 n_iter: the last iteration's upstream as a transformers directory -> its exp dir's
 #       hf_upload, listed (dry run) or uploaded (only with --hf_repo; upload with --hf_dry_run false)
+# The script is one { ...; exit; } block, which bash parses whole before running it: editing this
+# file while a recipe runs (hours of training) cannot make the running bash read new text.
+{
 set -euo pipefail
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*"; }
 
@@ -116,3 +119,5 @@ if [ "${stage}" -le "${upload_stage}" ] && [ "${stop_stage}" -ge "${upload_stage
         --hf_repo "${hf_repo}" "${upload[@]}"
 fi
 if [ -f "${final}" ]; then log "Finished: the upstream is ${final}"; else log "Finished stages ${stage}-${stop_stage}"; fi
+exit
+}

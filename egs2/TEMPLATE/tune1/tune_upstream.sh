@@ -13,6 +13,9 @@
 #   9   RESULTS.md: every run's cost, validation loss and evaluation
 #   10  the tuned upstream as a transformers directory -> ${expdir}/<method>_<tag>/hf_upload, listed
 #       (dry run) or uploaded to the hub (only with --hf_repo; upload with --hf_dry_run false)
+# The script is one { ...; exit; } block, which bash parses whole before running it: editing this
+# file while a recipe runs (hours of training) cannot make the running bash read new text.
+{
 set -euo pipefail
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}) $*"; }
 
@@ -81,3 +84,5 @@ if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ] && [ -n "${hf_repo}" ]; t
         --hf_repo "${hf_repo}" "${upload[@]}"
 fi
 log "Finished stages ${stage}-${stop_stage}"
+exit
+}
