@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 demo: install
 	cd egs2/mini_slue/asr1 && ./run.sh
 
+# The slowest tests are listed at the end: the suite must stay within 15 minutes in a fresh clone.
 test: install
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist loadfile
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist loadfile --durations=15
 
 # One line per benchmark; each writes bench/results/<name>.json. Best run on a quiet machine.
 bench: install
