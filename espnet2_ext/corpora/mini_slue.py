@@ -43,6 +43,7 @@ from espnet2_ext.audio import SAMPLE_RATE
 from espnet2_ext.corpora.espeak import EspeakSynthesizer, phonemize
 from espnet2_ext.corpora.sentences import Sentence, SentenceGenerator
 from espnet2_ext.corpora.sentiment import SentimentModel
+from espnet2_ext.corpora.topics import Topic
 from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.kaldi_files import write_map
 
@@ -86,24 +87,31 @@ class RecordingPlan:
         return f"{self.recid}_{index:03d}"
 
 
-def plan_recording(generator: SentenceGenerator, seed: int, split: str, index: int) -> RecordingPlan:
-    """Draw one recording from its own random stream (independent of all other recordings)."""
+def plan_recording(generator: SentenceGenerator, seed: int, split: str, index: int,
+                   topic_share: float = 0.0) -> RecordingPlan:
+    """Draw one recording from its own random stream (independent of all other recordings); with
+    ``topic_share`` > 0, its topic (:mod:`.topics`) from a second stream of its own."""
     rng = random.Random(f"mini_slue/{seed}/{split}/{index}")
+    topic = None
+    if topic_share:
+        topic_rng = random.Random(f"mini_slue/{seed}/{split}/{index}/topic")
+        topic = Topic(generator.entities, len(generator.classes["noun.sg"]), topic_rng, topic_share)
     variants = TEST_VARIANTS if split == "test" else TRAIN_VARIANTS
     voice = f"{rng.choice(ACCENTS)}+{rng.choice(variants)}"
     prosody = [rng.randint(*bounds) for bounds in (RATE_WPM, PITCH, PITCH_RANGE)]
     labelled = SentimentModel().sample(rng, rng.randint(*SENTENCES_PER_RECORDING))
-    sentences = tuple(generator.sentence(rng, cue) for _, cue in labelled)
+    sentences = tuple(generator.sentence(rng, cue, topic) for _, cue in labelled)
     pauses = [rng.randint(*EDGE_PAUSE_CS)] + [rng.randint(*PAUSE_CS) for _ in sentences[1:]]
     pauses.append(rng.randint(*EDGE_PAUSE_CS))
     return RecordingPlan(f"{split}_r{index:04d}", voice, *prosody, sentences,
                          tuple(label for label, _ in labelled), tuple(pauses))
 
 
-def plan_corpus(seed: int, counts: Dict[str, int]) -> Dict[str, List[RecordingPlan]]:
+def plan_corpus(seed: int, counts: Dict[str, int], topic_share: float = 0.0) -> Dict[str, List[RecordingPlan]]:
     """Plans of all recordings, per split."""
     generator = SentenceGenerator()
-    return {split: [plan_recording(generator, seed, split, i) for i in range(counts[split])] for split in SPLITS}
+    return {split: [plan_recording(generator, seed, split, i, topic_share) for i in range(counts[split])]
+            for split in SPLITS}
 
 
 def spoken_text(sentence: Sentence) -> str:
@@ -160,27 +168,30 @@ def _write_split(data_dir: Path, plans: Sequence[RecordingPlan], wav_paths: Sequ
     (data_dir / "spk2voice").write_text("".join(f"{k} {voices[k]}\n" for k in sorted(voices)), encoding="utf-8")
 
 
-def _add_missing_phonemes(outdir: Path, seed: int, counts: Dict[str, int]) -> None:
+def _add_missing_phonemes(outdir: Path, seed: int, counts: Dict[str, int], topic_share: float) -> None:
     """Give an up-to-date corpus from before ``text.phn`` existed its phonemes: they follow from the
     plans alone, so the (byte-identical) audio need not be synthesised again."""
     missing = [split for split in SPLITS if not (outdir / split / PHONEME_FILE).is_file()]
     if missing:
-        plans = plan_corpus(seed, counts)
+        plans = plan_corpus(seed, counts, topic_share)
         for split in missing:
             write_map(outdir / split / PHONEME_FILE, phoneme_targets(plans[split]))
             logging.info("added %s", outdir / split / PHONEME_FILE)
 
 
-def generate(outdir: Path, audio_dir: Path, seed: int, counts: Dict[str, int], nj: int, force: bool = False) -> bool:
+def generate(outdir: Path, audio_dir: Path, seed: int, counts: Dict[str, int], nj: int, force: bool = False,
+             topic_share: float = 0.0) -> bool:
     """Generate the corpus unless it is up to date; returns True when it was (re)generated."""
     audio_dir = audio_dir.resolve()
     params = {"corpus": "mini_slue", "version": VERSION, "seed": seed, "counts": counts,
               "audio_dir": str(audio_dir)}
+    if topic_share:  # absent otherwise: corpora generated before topics existed stay up to date
+        params["topic_share"] = topic_share
     if not force and is_up_to_date(outdir, params):
         logging.info("%s is up to date, skipping", outdir)
-        _add_missing_phonemes(outdir, seed, counts)
+        _add_missing_phonemes(outdir, seed, counts, topic_share)
         return False
-    plans = plan_corpus(seed, counts)
+    plans = plan_corpus(seed, counts, topic_share)
     started = time.time()
     wav_paths = {split: [str(audio_dir / split / f"{p.recid}.wav") for p in plans[split]] for split in SPLITS}
     jobs = [(path, plan) for split in SPLITS for path, plan in zip(wav_paths[split], plans[split])]
@@ -220,10 +231,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="default: about 1.3 h train, 10 min dev and test; tiny: a few recordings")
     for split in SPLITS:
         parser.add_argument(f"--{split}_recordings", type=int, help=f"number of {split} recordings (overrides --size)")
+    parser.add_argument("--topic_share", type=float, default=0.0,
+                        help="share of noun and entity slots that take the recording's topic words "
+                             "(espnet2_ext/corpora/topics.py; default 0: no topic)")
     parser.add_argument("--force", action="store_true", help="regenerate even when up to date")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.topic_share <= 1.0:
+        raise DataError(f"--topic_share must be within 0..1, got {args.topic_share}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    generate(args.outdir, args.audio_dir, args.seed, _counts(args), args.nj, args.force)
+    generate(args.outdir, args.audio_dir, args.seed, _counts(args), args.nj, args.force, args.topic_share)
     return 0
 
 

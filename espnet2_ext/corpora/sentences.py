@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from espnet2_ext.corpora.entities import EntityBank, read_word_list
 from espnet2_ext.corpora.grammar import Grammar, Piece, Terminal
+from espnet2_ext.corpora.topics import Topic
 
 POLARITIES = ("Negative", "Neutral", "Positive")
 CUE_KINDS = ("adj", "adv", "noun")
@@ -58,16 +59,22 @@ class SentenceGenerator:
         self.cues = _load_cues()
         self._check_lexicon()
 
-    def sentence(self, rng: random.Random, cue: Optional[str]) -> Sentence:
-        """A sentence with one evaluative word of polarity ``cue`` (or none when ``cue`` is None)."""
+    def sentence(self, rng: random.Random, cue: Optional[str], topic: Optional[Topic] = None) -> Sentence:
+        """A sentence with one evaluative word of polarity ``cue`` (or none when ``cue`` is None);
+        with a ``topic``, some nouns and entities are replaced by the topic's own (after ``rng``
+        has drawn them, so ``rng`` gives the same sentences with or without a topic)."""
         start = "S" if cue is None else "S_CUE"
 
         def fill(terminal: Terminal, r: random.Random) -> List[Piece]:
             if terminal.kind == "entity":
-                return self.entities.draw(terminal.name, terminal.variant, r)
+                pieces = self.entities.draw(terminal.name, terminal.variant, r)
+                entry = topic.entity(terminal.name) if topic else None
+                return pieces if entry is None else self.entities.entry_pieces(terminal.name, terminal.variant, entry)
             if terminal.name.startswith("cue."):
                 return [Piece(tuple(r.choice(self.cues[cue, terminal.name[4:]]).split()))]
-            return [Piece((r.choice(self.classes[terminal.name]),))]
+            word = r.choice(self.classes[terminal.name])
+            topic_noun = topic.noun() if topic and terminal.name.startswith("noun.") else None
+            return [Piece((word if topic_noun is None else self.classes[terminal.name][topic_noun],))]
 
         while True:  # rejection keeps sentence lengths in a natural range
             pieces = _fix_articles(self.grammar.expand(start, rng, fill))
