@@ -1,6 +1,6 @@
 """Learning curves from ESPnet's training logs (espnet2_ext.recipe.curves)."""
 
-from espnet2_ext.recipe.curves import main, read_epochs, seconds, summarise, training_table
+from espnet2_ext.recipe.curves import figure_by_updates, main, read_epochs, read_systems, seconds, summarise, training_table
 
 LINE = ("[vm] 2026-12-05 18:48:09,577 (trainer:394) INFO: {e}epoch results: [train] iter_time=0.009, "
         "loss_ctc=845.318, loss=845.318, train_time=0.285, time={time}, total_count={count}, "
@@ -68,3 +68,11 @@ def test_convergence_table_gives_the_updates_each_run_needs_to_reach_the_target(
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert main(["--system", "x", str(tmp_path / "missing"), "--target", "0.3"]) == 1
     assert "missing: no epoch results in its train.log" in capsys.readouterr().err
+
+
+def test_plot_by_updates_keeps_the_cer_axis_below_early_insertions(tmp_path):
+    (tmp_path / "a").mkdir()
+    write_log(tmp_path / "a" / "train.log", [dict(e=e + 1, time="2.0 seconds", count=10 * (e + 1), loss=10 - e,
+                                                  cer=cer) for e, cer in enumerate([3.4, 1.0, 0.6])])
+    systems = read_systems([("a", [tmp_path / "a"])])
+    assert figure_by_updates(systems, 0.7).axes[0].get_ylim() == (0.0, 1.05)
