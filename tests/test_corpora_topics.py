@@ -20,7 +20,9 @@ def test_no_topic_is_the_corpus_without_topics() -> None:
 
 
 def test_topic_changes_only_nouns_and_topic_entities() -> None:
-    plain, topical = mini_slue.plan_corpus(0, COUNTS), mini_slue.plan_corpus(0, COUNTS, topic_share=0.7)
+    # 20 recordings: a topic that lengthens a sentence past the limit must not make it redrawn
+    counts = {**COUNTS, "train": 20}
+    plain, topical = mini_slue.plan_corpus(0, counts), mini_slue.plan_corpus(0, counts, topic_share=1.0)
     changed = 0
     for a, b in zip(plain["train"], topical["train"]):
         assert (a.voice, a.rate, a.labels, a.pauses_cs) == (b.voice, b.rate, b.labels, b.pauses_cs)

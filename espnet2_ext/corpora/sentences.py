@@ -61,25 +61,41 @@ class SentenceGenerator:
 
     def sentence(self, rng: random.Random, cue: Optional[str], topic: Optional[Topic] = None) -> Sentence:
         """A sentence with one evaluative word of polarity ``cue`` (or none when ``cue`` is None);
-        with a ``topic``, some nouns and entities are replaced by the topic's own (after ``rng``
-        has drawn them, so ``rng`` gives the same sentences with or without a topic)."""
+        with a ``topic``, some nouns and entities are replaced by the topic's own after ``rng`` has
+        drawn them, and the sentence is kept or redrawn on its length without them, so ``rng``
+        draws the same with or without a topic."""
         start = "S" if cue is None else "S_CUE"
+        added_words = 0  # by the topic's replacements, in the sentence being drawn
 
         def fill(terminal: Terminal, r: random.Random) -> List[Piece]:
-            if terminal.kind == "entity":
-                pieces = self.entities.draw(terminal.name, terminal.variant, r)
-                entry = topic.entity(terminal.name) if topic else None
-                return pieces if entry is None else self.entities.entry_pieces(terminal.name, terminal.variant, entry)
-            if terminal.name.startswith("cue."):
-                return [Piece(tuple(r.choice(self.cues[cue, terminal.name[4:]]).split()))]
-            word = r.choice(self.classes[terminal.name])
-            topic_noun = topic.noun() if topic and terminal.name.startswith("noun.") else None
-            return [Piece((word if topic_noun is None else self.classes[terminal.name][topic_noun],))]
+            nonlocal added_words
+            drawn = self._draw(terminal, r, cue)
+            replaced = self._topic_replacement(terminal, topic) if topic else None
+            if replaced is None:
+                return drawn
+            added_words += _length(replaced) - _length(drawn)
+            return replaced
 
         while True:  # rejection keeps sentence lengths in a natural range
+            added_words = 0
             pieces = _fix_articles(self.grammar.expand(start, rng, fill))
-            if _MIN_WORDS <= sum(len(p.words) for p in pieces) <= _MAX_WORDS:
+            if _MIN_WORDS <= _length(pieces) - added_words <= _MAX_WORDS:
                 return Sentence(tuple(pieces), cue)
+
+    def _draw(self, terminal: Terminal, rng: random.Random, cue: Optional[str]) -> List[Piece]:
+        if terminal.kind == "entity":
+            return self.entities.draw(terminal.name, terminal.variant, rng)
+        if terminal.name.startswith("cue."):
+            return [Piece(tuple(rng.choice(self.cues[cue, terminal.name[4:]]).split()))]
+        return [Piece((rng.choice(self.classes[terminal.name]),))]
+
+    def _topic_replacement(self, terminal: Terminal, topic: Topic) -> Optional[List[Piece]]:
+        """The topic's word for this slot, or None where the topic leaves the drawn one."""
+        if terminal.kind == "entity":
+            entry = topic.entity(terminal.name)
+            return None if entry is None else self.entities.entry_pieces(terminal.name, terminal.variant, entry)
+        noun = topic.noun() if terminal.name.startswith("noun.") else None
+        return None if noun is None else [Piece((self.classes[terminal.name][noun],))]
 
     def cue_phrases(self) -> Dict[Tuple[str, ...], str]:
         """Every cue word or phrase (as a word tuple) and its polarity."""
@@ -129,6 +145,10 @@ def _load_cues() -> Dict[Tuple[str, str], List[str]]:
             raise ValueError(f"bad cue line '{line}'")
         cues.setdefault((polarity, kind), []).append(phrase)
     return cues
+
+
+def _length(pieces: Sequence[Piece]) -> int:
+    return sum(len(piece.words) for piece in pieces)
 
 
 def _needs_an(word: str) -> bool:
