@@ -1,6 +1,6 @@
 """End to end: the rewiring recipe (egs2/mini_slue/rewire1) on a tiny corpus with the mixed
 positive (so the neutral TTS stage runs), from data preparation to an exported upstream, its
-isotropy and RESULTS.md. (A re-run of training resumes: the template's stage 6 is SCORE's too,
+isotropy, query-by-example search and RESULTS.md. (A re-run of training resumes: the template's stage 6 is SCORE's too,
 tested in test_recipe_score_e2e.py.)"""
 
 import json
@@ -12,7 +12,7 @@ from helpers import copy_recipes, run
 from espnet2_ext.upstream.checkpoints import read_checkpoint
 
 TRAIN_ARGS = "--model_conf positive=mixed --max_epoch 2 --num_iters_per_epoch 2 --batch_size 2"
-TINY = ["--local_data_opts", "--train_recordings 2 --dev_recordings 1 --test_recordings 1",
+TINY = ["--local_data_opts", "--train_recordings 2 --dev_recordings 1 --test_recordings 2",
         "--train_args", TRAIN_ARGS, "--tag", "train_rewire_mixed"]
 EXP = "exp/rewire_train_rewire_mixed"
 
@@ -52,4 +52,7 @@ def test_results_show_the_command_and_the_isotropy_before_and_after(rewired):
     assert "| vectors | I(W) start | I(W) rewired |" in results
     start = json.loads((path / EXP / "eval/isotropy_start.json").read_text())
     assert start["num_utterances"] > 2 and f"{start['pooled']['isotropy']:.4f}" in results
+    assert "| layer | MAP start | MAP rewired | MAP rewired - start [95 % CI] | P(rewired better) |" in results
+    qbe = json.loads((path / EXP / "eval/qbe_tuned.json").read_text())
+    assert f"{qbe['layers']['4']['map']:.4f}" in results
 

@@ -1,11 +1,13 @@
 """RESULTS.md of a rewiring recipe (``tune_upstream.sh`` stage 9): per run, its command, cost and
-validation loss per epoch, and the isotropy of the starting and the rewired upstream.
+validation loss per epoch, the isotropy of the starting and the rewired upstream and, where the
+recipe measured it, their query-by-example search (what the frames keep of the words).
 
     python -m espnet2_ext.rewire.report exp --out RESULTS.md
 
 A run is a directory ``<exp_root>/rewire_*`` with ESPnet's ``checkpoint.pth``; its evaluation, if
 the recipe has one (``local/evaluate.sh``), is ``<run>/eval/isotropy_{start,tuned}.json`` written
-by :mod:`espnet2_ext.rewire.isotropy`. Every number comes from those files.
+by :mod:`espnet2_ext.rewire.isotropy` and ``<run>/eval/qbe_{start,tuned}.json`` written by
+:mod:`espnet2_ext.score.qbe_eval`. Every number comes from those files.
 """
 
 import json
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from espnet2_ext.errors import DataError, cli_entry
+from espnet2_ext.score.report import qbe_lines, read_qbe
 from espnet2_ext.ssl.tuning_report import TuningReport
 
 VIEWS = ("start", "tuned")
@@ -45,12 +48,16 @@ def isotropy_lines(result: Dict[str, dict]) -> List[str]:
     ]
 
 
-def isotropy_section(run: Path) -> List[str]:
-    result = read_isotropy(run / "eval")
-    return isotropy_lines(result) if result is not None else []
+def evaluation_section(run: Path) -> List[str]:
+    """Isotropy, then query-by-example, as far as the run's eval dir has them."""
+    isotropy, qbe = read_isotropy(run / "eval"), read_qbe(run / "eval")
+    lines = isotropy_lines(isotropy) if isotropy is not None else []
+    if qbe is not None:
+        lines += ([""] if lines else []) + qbe_lines(qbe, tuned_name="rewired")
+    return lines
 
 
-REPORT = TuningReport("rewire", "NT-Xent", evaluation=isotropy_section)
+REPORT = TuningReport("rewire", "NT-Xent", evaluation=evaluation_section)
 
 
 @cli_entry

@@ -47,9 +47,9 @@ def _bootstrap_cell(start_ap: Dict[str, float], tuned_ap: Dict[str, float]) -> s
     return f"{gain:+.4f} [{low:+.4f}, {high:+.4f}] | {result.prob_b_better:.3f}"
 
 
-def qbe_lines(qbe: Dict[str, dict]) -> List[str]:
-    """Per layer, MAP and MTWV of the starting and the tuned upstream side by side, with the
-    MAP difference's significance."""
+def qbe_lines(qbe: Dict[str, dict], tuned_name: str = "SCORE") -> List[str]:
+    """Per layer, MAP and MTWV of the starting and the tuned upstream (called ``tuned_name``) side
+    by side, with the MAP difference's significance."""
     start, tuned = qbe["start"], qbe["tuned"]
     rows = [
         f"| {layer} | {start['layers'][layer]['map']:.4f} | {tuned['layers'][layer]['map']:.4f} | "
@@ -60,10 +60,10 @@ def qbe_lines(qbe: Dict[str, dict]) -> List[str]:
     return [
         f"Query-by-example on the test set: {start['num_queries']} queries, {start['num_docs']} "
         f"documents, beta {start['beta']} (MTWV), {start['method']} distances. The MAP difference "
-        f"has a 95 % interval and P(SCORE better) from a paired bootstrap over queries (1000 "
+        f"has a 95 % interval and P({tuned_name} better) from a paired bootstrap over queries (1000 "
         f"resamples).", "",
-        "| layer | MAP start | MAP SCORE | MAP SCORE - start [95 % CI] | P(SCORE better) | "
-        "MTWV start | MTWV SCORE |", "|---|---|---|---|---|---|---|", *rows,
+        f"| layer | MAP start | MAP {tuned_name} | MAP {tuned_name} - start [95 % CI] | P({tuned_name} better) | "
+        f"MTWV start | MTWV {tuned_name} |", "|---|---|---|---|---|---|---|", *rows,
     ]
 
 
