@@ -83,6 +83,8 @@ def test_cli_reads_data_dirs(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     scores = json.loads(capsys.readouterr().out)
     assert scores["nouns_in_neighbours"] == scores["entities_in_neighbours"] == 1.0
     assert scores["nouns_in_other_recording"] == 1.0  # the same words in both recordings
+    assert topics.main([str(tmp_path / "r1")]) == 1
+    assert "need at least two recordings to compare with another one, got 1" in capsys.readouterr().err
 
 
 def test_cli_measures_the_planned_corpus_without_synthesis(capsys: pytest.CaptureFixture) -> None:

@@ -29,7 +29,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from espnet2_ext.context.neighbours import NeighbourMap
 from espnet2_ext.corpora.entities import EntityBank, read_word_list
 from espnet2_ext.corpora.grammar import Grammar
-from espnet2_ext.errors import cli_entry
+from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.kaldi_files import read_map
 
 TOPIC_NOUNS = 3
@@ -100,7 +100,7 @@ def measure_recurrence(recordings: Sequence[Sequence[Segment]]) -> Dict[str, flo
     (recordings in the given order, the last paired with the first; indices beyond the other
     recording's end are left out)."""
     if len(recordings) < 2:
-        raise ValueError("need at least two recordings")
+        raise DataError(f"need at least two recordings to compare with another one, got {len(recordings)}")
     scores: Dict[str, List[float]] = {}
     for rec_index, recording in enumerate(recordings):
         other = recordings[(rec_index + 1) % len(recordings)]
