@@ -41,8 +41,8 @@ def test_full_share_puts_the_topic_in_every_noun_and_entity_slot() -> None:
         rng = mini_slue.random.Random(f"mini_slue/0/train/{index}/topic")
         topic = Topic(generator.entities, len(generator.classes["noun.sg"]), rng, 1.0)
         topic_nouns = {generator.classes["noun.sg"][i] for i in topic.nouns}
-        expected_spans = {f"{tag} {entry.split()[-1] if tag == 'PERSON' else entry.removeprefix('the ')}"
-                          for tag, entry in topic.entries.items()}
+        expected_spans = {f"{tag} {' '.join(pieces[-1].words[-1:] if tag == 'PERSON' else pieces[-1].words)}"
+                          for tag, pieces in topic.entities.items()}
         for sentence in plan.sentences:
             nouns, spans = content_words(sentence.ner_text(), NOUNS)
             assert nouns <= topic_nouns and spans <= expected_spans

@@ -132,13 +132,6 @@ class EntityBank:
             raise KeyError(f"unknown entity [{tag}:{kind}]" if kind else f"unknown entity [{tag}]")
         return _tagged(tag, rng.choice(self.lists[tag]))
 
-    def entry_pieces(self, tag: str, kind: str, entry: str) -> List[Piece]:
-        """An entity of ``tag`` given as a list entry (a PERSON as "first last"), with the pieces
-        :meth:`draw` gives that kind: a recording topic's own entities (:mod:`.topics`)."""
-        if tag == "PERSON":
-            return [Piece(tuple(entry.split()[-1:] if kind == "last" else entry.split()), tag)]
-        return _tagged(tag, entry)
-
 
 def _percent(rng: random.Random) -> str:
     number = number_to_words(rng.randint(2, 95))

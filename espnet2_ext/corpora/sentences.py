@@ -92,8 +92,7 @@ class SentenceGenerator:
     def _topic_replacement(self, terminal: Terminal, topic: Topic) -> Optional[List[Piece]]:
         """The topic's word for this slot, or None where the topic leaves the drawn one."""
         if terminal.kind == "entity":
-            entry = topic.entity(terminal.name)
-            return None if entry is None else self.entities.entry_pieces(terminal.name, terminal.variant, entry)
+            return topic.entity(terminal.name, terminal.variant)
         noun = topic.noun() if terminal.name.startswith("noun.") else None
         return None if noun is None else [Piece((self.classes[terminal.name][noun],))]
 

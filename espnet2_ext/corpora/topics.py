@@ -28,7 +28,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from espnet2_ext.context.neighbours import NeighbourMap
 from espnet2_ext.corpora.entities import EntityBank, read_word_list
-from espnet2_ext.corpora.grammar import Grammar
+from espnet2_ext.corpora.grammar import Grammar, Piece
 from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.kaldi_files import read_map
 
@@ -46,20 +46,20 @@ class Topic:
         self.share = share
         self.rng = rng
         self.nouns = rng.sample(range(num_nouns), TOPIC_NOUNS)  # indices: singular and plural agree
-        self.entries = {tag: _person(bank, rng) if tag == "PERSON" else rng.choice(bank.lists[tag])
-                        for tag in TOPIC_TAGS}
+        self.entities = {tag: bank.draw(tag, "", rng) for tag in TOPIC_TAGS}
 
     def noun(self) -> Optional[int]:
         """The index of a topic noun for this slot, or None to keep the lexicon's word."""
         return self.rng.choice(self.nouns) if self.rng.random() < self.share else None
 
-    def entity(self, tag: str) -> Optional[str]:
-        """The topic's entry of ``tag`` for this slot, or None to keep the drawn entity."""
-        return self.entries[tag] if tag in self.entries and self.rng.random() < self.share else None
-
-
-def _person(bank: EntityBank, rng: random.Random) -> str:
-    return f"{rng.choice(bank.lists['first'])} {rng.choice(bank.lists['last'])}"
+    def entity(self, tag: str, kind: str) -> Optional[List[Piece]]:
+        """The topic's entity of ``tag`` for this slot (of ``kind``), or None to keep the drawn one."""
+        if tag not in self.entities or self.rng.random() >= self.share:
+            return None
+        pieces = self.entities[tag]
+        if kind == "last":  # [PERSON:last]: the topic's person by the last name, as EntityBank draws it
+            return [Piece(pieces[-1].words[-1:], tag)]
+        return pieces
 
 
 # ------------------------------------------------------------------ measuring the recurrence
