@@ -33,7 +33,7 @@ from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.kaldi_files import read_map
 
 TOPIC_NOUNS = 3
-# Entity tags of which a topic has one entry (quantities and dates stay free).
+# Entity tags of which a topic has one entity (quantities and dates stay free).
 TOPIC_TAGS = ("PLACE", "ORG", "NORP", "LAW", "PERSON")
 
 
