@@ -9,15 +9,12 @@ import random
 from importlib import resources
 from typing import Callable, Dict, List, Sequence, Tuple
 
+import inflect
+
 from espnet2_ext.corpora.grammar import Piece
 
 TAGS = ("PLACE", "QUANT", "ORG", "WHEN", "NORP", "PERSON", "LAW")
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-         "fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_ORDINAL_LAST = {"one": "first", "two": "second", "three": "third", "five": "fifth",
-                 "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
 MONTHS = ("january february march april may june july august september october november "
           "december").split()
 WEEKDAYS = "monday tuesday wednesday thursday friday".split()
@@ -28,39 +25,23 @@ _WHEN_PHRASES = ("yesterday", "today", "tomorrow", "last year", "last week", "la
                  "last autumn", "this summer", "next winter")
 
 
-# Hand-written: inflect (the only such library in the venv) takes about 3 s to import.
+_INFLECT = inflect.engine()
+
+
+def _plain(words: str) -> str:
+    """inflect's "one thousand, two hundred and forty-two" as the corpus writes it, without
+    hyphens and commas (eSpeak reads both the same, the transcripts keep only words)."""
+    return " ".join(words.replace("-", " ").replace(",", " ").split())
+
+
 def number_to_words(n: int) -> str:
-    """British English words for ``0 <= n < 10**9``, without hyphens ("forty two")."""
-    if not 0 <= n < 10**9:
-        raise ValueError(f"number out of range: {n}")
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        rest = n % 100
-        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " and " + number_to_words(rest))
-    for size, name in ((10**6, "million"), (1000, "thousand")):
-        if n >= size:
-            rest = n % size
-            head = number_to_words(n // size) + " " + name
-            if rest == 0:
-                return head
-            return head + (" and " if rest < 100 else " ") + number_to_words(rest)
-    raise AssertionError("unreachable")
+    """British English words: ``1242`` -> ``one thousand two hundred and forty two``."""
+    return _plain(_INFLECT.number_to_words(n))
 
 
 def ordinal_words(n: int) -> str:
     """``21`` -> ``twenty first``."""
-    words = number_to_words(n).split()
-    last = words[-1]
-    if last in _ORDINAL_LAST:
-        words[-1] = _ORDINAL_LAST[last]
-    elif last.endswith("y"):
-        words[-1] = last[:-1] + "ieth"
-    else:
-        words[-1] = last + "th"
-    return " ".join(words)
+    return _plain(_INFLECT.ordinal(_INFLECT.number_to_words(n)))
 
 
 def year_words(year: int, rng: random.Random) -> str:
