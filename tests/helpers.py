@@ -64,11 +64,12 @@ def corpus_fixtures(write: Callable[[Path], Path], prepare: Callable[[Path, Path
 
 
 def copy_recipes(tmp: Path) -> Tuple[Path, Dict[str, str]]:
-    """A copy of egs2/ (without generated data) and an environment that runs its recipes
-    with this interpreter's tools and a private corpus dir, as a user would."""
+    """A copy of egs2/ (without generated data, e.g. ``exp/``, ``exp_9/`` or ``dump_topic0.7/``
+    of a work tree) and an environment that runs its recipes with this interpreter's tools and a
+    private corpus dir, as a user would."""
     shutil.copytree(
         ROOT / "egs2", tmp / "egs2", symlinks=True,
-        ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads", "RESULTS.md"),
+        ignore=shutil.ignore_patterns("data", "dump*", "exp*", "downloads", "RESULTS.md"),
     )
     shutil.copytree(ROOT / "conf", tmp / "conf")  # configs the recipes share (linked from their conf/)
     env = {
