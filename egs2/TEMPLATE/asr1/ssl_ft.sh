@@ -97,9 +97,6 @@ speech_only=false  # a task that tunes an upstream on speech alone: no target te
 case "${task}" in score|rewire) speech_only=true ;; esac
 [ "${task}" = cls ] && token_type=label
 fs_hz=$(${python} -c "import humanfriendly as h; print(h.parse_size('${fs}'))")
-if [ "${ngpu}" = auto ]; then
-    ngpu=$(${python} -c "import torch; print(int(torch.cuda.is_available()))")
-fi
 
 # Derived names
 data_feats="${dumpdir}/raw"
@@ -303,6 +300,9 @@ if run_stage 10 && [ "${stop_stage_train}" -ge 10 ]; then
 fi
 
 if run_stage 11 && [ "${stop_stage_train}" -ge 11 ]; then
+    if [ "${ngpu}" = auto ]; then  # here, not above: importing torch takes seconds
+        ngpu=$(${python} -c "import torch; print(int(torch.cuda.is_available()))")
+    fi
     log "Stage 11: training -> ${exp} (ngpu=${ngpu}; log: ${exp}/train.log)"
     mkdir -p "${exp}"
     if [ -f "${exp}/train.log" ]; then  # a resumed run keeps the earlier log as train.log.<n>
