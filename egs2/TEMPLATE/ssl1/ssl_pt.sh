@@ -93,17 +93,20 @@ for iter in $(seq "${n_iter}"); do
     fi
     init_opts=()
     [ -z "${warm_from}" ] || init_opts=(--pretrained_model "${exp}/init.pth")
-    for step in 1 2; do  # statistics and pretraining are ssl_ft.sh's stages 10 and 11
-        selected "${step}" || continue
-        if [ "${step}" = 2 ] && [ ${#init_opts[@]} -gt 0 ]; then
+    # Statistics and pretraining (stages first_stage + 1, + 2) are ssl_ft.sh's stages 10 and 11,
+    # run by one call when both are selected (one config resolution, which imports ESPnet).
+    steps=(); for step in 1 2; do selected "${step}" && steps+=("$((9 + step))"); done
+    if [ ${#steps[@]} -gt 0 ]; then
+        if selected 2 && [ ${#init_opts[@]} -gt 0 ]; then
             ${python} -m espnet2_ext.ssl.warm_start "${warm_from}" "${exp}/init.pth"
         fi
-        log "Stage $((first_stage + step)): ssl_ft.sh stage $((9 + step)) (hubert task) -> ${exp}"
-        ./ssl_ft.sh "${common[@]}" --stage "$((9 + step))" --stop_stage "$((9 + step))" \
+        from=$((first_stage + steps[0] - 9)); to=$((first_stage + steps[-1] - 9))
+        log "Stage ${from}$([ "${from}" = "${to}" ] || echo "-${to}"): ssl_ft.sh stage ${steps[*]} (hubert task) -> ${exp}"
+        ./ssl_ft.sh "${common[@]}" --stage "${steps[0]}" --stop_stage "${steps[-1]}" \
             --task hubert --target "${target}" --text_name "text.${target}" --token_type word \
             --train_config "${configs[$((iter - 1))]}" --tag "${target}" "${init_opts[@]}" \
             --train_args "--num_classes ${n_clusters} ${train_args} ${iter_args[$((iter - 1))]:-}"
-    done
+    fi
     if selected 3; then
         log "Stage $((first_stage + 3)): export -> ${exp}/upstream.pth"
         ${python} -m espnet2_ext.ssl.export "${exp}" --out "${exp}/upstream.pth"

@@ -57,11 +57,12 @@ if [ "${stage}" -le 4 ]; then
     "${ft[@]}" --stage "${stage}" --stop_stage "$((stop_stage < 4 ? stop_stage : 4))" \
         --local_data_opts "${local_data_opts}"
 fi
-for step in 5 6; do  # ssl_ft.sh's stages 10 (statistics) and 11 (training)
-    [ "${stage}" -le "${step}" ] && [ "${stop_stage}" -ge "${step}" ] || continue
-    "${ft[@]}" --stage "$((step + 5))" --stop_stage "$((step + 5))" \
-        --train_args "${train_args}"
-done
+# Stages 5-6 are ssl_ft.sh's 10 (statistics) and 11 (training): one call for those selected (one
+# config resolution, which imports ESPnet).
+first=$((stage > 5 ? stage : 5)); last=$((stop_stage < 6 ? stop_stage : 6))
+if [ "${first}" -le "${last}" ]; then
+    "${ft[@]}" --stage "$((first + 5))" --stop_stage "$((last + 5))" --train_args "${train_args}"
+fi
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     log "Stage 7: export -> ${exp}/upstream.pth"
     ${python} -m espnet2_ext.ssl.tuned_export "${exp}" --out "${exp}/upstream.pth"
