@@ -10,6 +10,7 @@ naming the file and line.
 import functools
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,21 @@ def test_rerunning_every_stage_leaves_the_results_unchanged(recipe):
         assert after["files"][name] == content, name
     assert all(torch.equal(after["model"][k], v) for k, v in before["model"].items())
     assert "none, all finished in an earlier run" in proc.stderr  # stage 12 decoded nothing again
+
+
+def test_another_experiment_root_gets_its_own_report(recipe):
+    # e.g. --expdir exp_topic0.7 (a variant of the corpus): stage 13 must not replace RESULTS.md
+    # or its plots with a report of that root alone.
+    path, env = recipe
+    reports = sorted(path.glob("RESULTS*"))
+    before = {p: p.read_bytes() for p in reports}
+    shutil.copytree(path / "exp/asr_asr_train_asr", path / "exp_variant/asr_asr_train_asr")
+    run(["./run.sh", "--targets", "asr", "--stage", "13", "--stop_stage", "13", *TINY, "--expdir", "exp_variant"],
+        path, env)
+    assert {p: p.read_bytes() for p in reports} == before
+    report = (path / "RESULTS.exp_variant.md").read_text()
+    assert "|asr_asr_train_asr|" in report and "asr_ner" not in report
+    assert (path / "RESULTS.exp_variant.curves.png").is_file() and (path / "RESULTS.exp_variant.pareto.png").is_file()
 
 
 def test_the_single_training_process_gets_every_core(recipe):

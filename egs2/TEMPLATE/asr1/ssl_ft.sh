@@ -400,12 +400,19 @@ if run_stage 13 && [ "${skip_eval}" = false ]; then
             local/score.sh ${local_score_opts} "${ref}" "${dir}"
         fi
     done
-    # A recipe's local/RESULTS.head.md (how to reproduce each system) heads its RESULTS.md.
-    _head=(); [ -f local/RESULTS.head.md ] && _head=(--preamble local/RESULTS.head.md)
-    read -r -d "" -a _results_opts <<< "${results_opts}" || true  # split, no globbing: patterns stay
-    recipe results "${expdir}" --out RESULTS.md --curves RESULTS.curves.png "${_head[@]}" "${_results_opts[@]}"
+    # RESULTS.md reports exp/; another experiment root (e.g. --expdir exp_topic0.7, a variant of the
+    # corpus) gets RESULTS.<root>.md, so that no run replaces another root's report. The files that
+    # results_opts name RESULTS.* (plots) are renamed alike. A recipe's local/<report>.head.md (how
+    # to reproduce each system) heads its report.
+    _root=${expdir%/}; _root=${_root##*/}
+    _report=RESULTS; [ "${_root}" = exp ] || _report="RESULTS.${_root}"
+    _head=(); [ -f "local/${_report}.head.md" ] && _head=(--preamble "local/${_report}.head.md")
+    # split, no globbing: patterns stay
+    read -r -d "" -a _results_opts <<< "${results_opts//RESULTS./${_report}.}" || true
+    recipe results "${expdir}" --out "${_report}.md" --curves "${_report}.curves.png" "${_head[@]}" \
+        "${_results_opts[@]}"
     recipe results "${exp}" --out "${exp}/RESULTS.md"
-    log "Results: $(pwd)/RESULTS.md"
+    log "Results: $(pwd)/${_report}.md"
 fi
 
 packed_model="${exp}/${exp##*/}_${inference_model%.*}.zip"
