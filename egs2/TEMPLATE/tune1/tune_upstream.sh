@@ -74,8 +74,11 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ] && [ -x local/evaluate.sh ]
     local/evaluate.sh "${start}" "${exp}/upstream.pth" "${exp}/eval"
 fi
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
-    log "Stage 9: RESULTS.md"
-    ${python} -m "espnet2_ext.${method}.report" "${expdir}" --out RESULTS.md
+    # As ssl_ft.sh's stage 13: an experiment root other than exp/ gets RESULTS.<root>.md.
+    root=${expdir%/}; root=${root##*/}
+    report=RESULTS.md; [ "${root}" = exp ] || report="RESULTS.${root}.md"
+    log "Stage 9: ${report}"
+    ${python} -m "espnet2_ext.${method}.report" "${expdir}" --out "${report}"
 fi
 if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ] && [ -n "${hf_repo}" ]; then
     upload=(); [ "${hf_dry_run}" = false ] && upload=(--upload)  # only if asked
