@@ -29,8 +29,8 @@ _INFLECT = inflect.engine()
 
 
 def _plain(words: str) -> str:
-    """inflect's "one thousand, two hundred and forty-two" as the corpus writes it, without
-    hyphens and commas (eSpeak reads both the same, the transcripts keep only words)."""
+    """inflect's "one thousand, two hundred and forty-two" as the transcripts write it: words
+    only, without hyphens and commas."""
     return " ".join(words.replace("-", " ").replace(",", " ").split())
 
 
