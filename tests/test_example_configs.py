@@ -1,7 +1,8 @@
 """The recipes' configs, and the command of every system in their RESULTS.md, build real models.
 
 Each recipe's ``local/RESULTS.head.md`` (the head of its RESULTS.md; ``RESULTS.<root>.head.md``
-for another experiment root's report) names every system with the command that trains it: a config, maybe ESPnet overrides (``--train_args``) and a ``--tag``.
+for another experiment root's report) names every system with the command that trains it: a
+config, maybe ESPnet overrides (``--train_args``) and a ``--tag``.
 Those commands are the one list of systems: the tests read them (and the commands that config
 comments and ``run.sh`` comments show), resolve each one's options as training does
 (``espnet2_ext.bin.effective_config``), and check that it names its experiment, builds, and differs
@@ -110,7 +111,7 @@ class Command:
     config: str                # relative to the recipe dir
     train_args: Tuple[str, ...]  # --train_args, as ssl_ft.sh splits it (bash word splitting)
     seed: Optional[str]        # --seed: part of the experiment's name unless --tag names it
-    experiment: str            # <root>/<experiment>, as ssl_ft.sh names it
+    experiment: str            # <root>/<experiment> is its exp dir, as ssl_ft.sh names it
     root: str = "exp"          # --expdir (e.g. exp_topic0.7, a variant of the corpus)
 
     @property
