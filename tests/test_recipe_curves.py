@@ -1,6 +1,8 @@
 """Learning curves from ESPnet's training logs (espnet2_ext.recipe.curves)."""
 
-from espnet2_ext.recipe.curves import figure_by_updates, main, read_epochs, read_systems, seconds, summarise, training_table
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from espnet2_ext.recipe.curves import figure_by_updates, figure_curves, main, read_epochs, read_systems, seconds, summarise, training_table
 
 LINE = ("[vm] 2026-12-05 18:48:09,577 (trainer:394) INFO: {e}epoch results: [train] iter_time=0.009, "
         "loss_ctc=845.318, loss=845.318, train_time=0.285, time={time}, total_count={count}, "
@@ -76,3 +78,22 @@ def test_plot_by_updates_keeps_the_cer_axis_below_early_insertions(tmp_path):
                                                   cer=cer) for e, cer in enumerate([3.4, 1.0, 0.6])])
     systems = read_systems([("a", [tmp_path / "a"])])
     assert figure_by_updates(systems, 0.7).axes[0].get_ylim() == (0.0, 1.05)
+
+
+def test_the_report_curves_keep_a_legend_of_dozens_of_systems_beside_the_plots(tmp_path):
+    runs = []
+    for n in range(40):  # fsdd_digits' report has about as many systems
+        (tmp_path / f"s{n}").mkdir()
+        write_log(tmp_path / f"s{n}" / "train.log", [dict(e=e + 1, time="2.0 seconds", count=10 * (e + 1),
+                                                          loss=10 - e, cer=cer) for e, cer in enumerate([3.4, 0.6])])
+        runs.append((f"s{n}", summarise(read_epochs(tmp_path / f"s{n}"))))
+    figure = figure_curves(runs)
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)  # lays the figure out, as saving it does
+    by_epoch, by_time = figure.axes
+    (legend,) = figure.legends
+    assert len(legend.get_texts()) == 40
+    box = legend.get_window_extent(renderer)
+    assert box.x0 >= by_time.get_window_extent(renderer).x1  # right of the plots, not over them
+    assert box.y0 >= 0 and box.y1 <= figure.bbox.y1  # and inside the figure
+    assert by_epoch.get_ylim() == by_time.get_ylim() == (0.0, 1.05)

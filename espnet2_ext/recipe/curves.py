@@ -152,10 +152,19 @@ def training_table(experiments: Sequence[Path], names: Sequence[str], plot: Opti
 def plot_curves(runs: Sequence[Tuple[str, Run]], path: Path) -> None:
     """One row per validation figure, one line per system; by epoch (left) and by training wall
     time (right: systems whose epochs cost differently compared at equal budgets)."""
+    figure = figure_curves(runs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+def figure_curves(runs: Sequence[Tuple[str, Run]]):
+    """The figure of :func:`plot_curves` (a matplotlib Figure)."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state
 
     keys = sorted({run.curve_key for _, run in runs}, key=CURVE_KEYS.index)
-    figure = Figure(figsize=(11, 3.5 * len(keys)))
+    # A recipe's report may hold dozens of systems: the legend goes right of the plots, and the
+    # figure is tall enough for it (inside the axes it covered them and squashed the plots).
+    figure = Figure(figsize=(14, max(3.5 * len(keys), 0.6 + 0.14 * len(runs))), layout="constrained")
     for row, key in enumerate(keys):
         by_epoch = figure.add_subplot(len(keys), 2, 2 * row + 1)
         by_time = figure.add_subplot(len(keys), 2, 2 * row + 2, sharey=by_epoch)
@@ -169,10 +178,16 @@ def plot_curves(runs: Sequence[Tuple[str, Run]], path: Path) -> None:
         by_epoch.set_ylabel(f"valid {key}")
         for axes in (by_epoch, by_time):
             axes.grid(alpha=0.3)
-        by_epoch.legend(fontsize=6)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+        if key == "cer_ctc":
+            _cap_cer_axis(by_epoch)
+    figure.legend(loc="outside right upper", fontsize=6)
+    return figure
+
+
+def _cap_cer_axis(axes) -> None:
+    """CTC's first validations can insert far more than the reference holds (CER 3 and more); the
+    axis stops at 1.05 so that the part where the systems learn stays readable."""
+    axes.set_ylim(0.0, min(axes.get_ylim()[1], 1.05))
 
 
 SystemRuns = Sequence[Tuple[str, Sequence[Run]]]  # a system's name and its runs (one per seed)
@@ -225,9 +240,7 @@ def figure_by_updates(systems: SystemRuns, target: float):
             axes.set_ylabel(f"valid {run.curve_key}")
     axes.axhline(target, color="grey", linestyle="--", linewidth=0.8)
     if all(run.curve_key == "cer_ctc" for _, runs in systems for run in runs):
-        # CTC's first validations can insert far more than the reference holds (CER 3 and more);
-        # the axis stops at 1.05 so that the part where the systems learn stays readable.
-        axes.set_ylim(0.0, min(axes.get_ylim()[1], 1.05))
+        _cap_cer_axis(axes)
     axes.set_xlabel("updates")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
