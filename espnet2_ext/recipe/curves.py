@@ -152,9 +152,7 @@ def training_table(experiments: Sequence[Path], names: Sequence[str], plot: Opti
 def plot_curves(runs: Sequence[Tuple[str, Run]], path: Path) -> None:
     """One row per validation figure, one line per system; by epoch (left) and by training wall
     time (right: systems whose epochs cost differently compared at equal budgets)."""
-    figure = figure_curves(runs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    _save(figure_curves(runs), path)
 
 
 def figure_curves(runs: Sequence[Tuple[str, Run]]):
@@ -182,6 +180,11 @@ def figure_curves(runs: Sequence[Tuple[str, Run]]):
             _cap_cer_axis(by_epoch)
     figure.legend(loc="outside right upper", fontsize=6)
     return figure
+
+
+def _save(figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
 
 
 def _cap_cer_axis(axes) -> None:
@@ -222,9 +225,7 @@ def convergence_table(systems: SystemRuns, target: float) -> List[str]:
 
 def plot_by_updates(systems: SystemRuns, target: float, path: Path) -> None:
     """Every run's validation curve by updates, one colour per system, the target as a line."""
-    figure = figure_by_updates(systems, target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    _save(figure_by_updates(systems, target), path)
 
 
 def figure_by_updates(systems: SystemRuns, target: float):
