@@ -175,3 +175,27 @@ def test_text_probe_vocabulary_keeps_only_the_listed_words_and_phrases(tmp_path,
     (tmp_path / "vocab.txt").write_text("cat\n")
     assert main_probe([str(tmp_path / "train"), str(scored), "--vocabulary", str(tmp_path / "vocab.txt")]) == 1
     assert "--vocabulary needs --encoder words" in capsys.readouterr().err
+
+
+def test_text_probe_target_fit_finds_what_a_segment_says_of_its_neighbours(tmp_path, capsys):
+    # Recordings of one repeated word: the own text is the target. Alternating words: the own
+    # text points away from it and the training targets' mean is the best guess.
+    def data_dir(name, words_per_recording):
+        data = tmp_path / name
+        data.mkdir()
+        rows = [(f"{rec}{i}", rec, i, word) for rec, words in words_per_recording.items()
+                for i, word in enumerate(words)]
+        write_lines(data / "text", [f"{u} {word}" for u, _, _, word in rows])
+        write_lines(data / "utt2rec", [f"{u} {rec} {i}" for u, rec, i, _ in rows])
+        return data
+
+    same = data_dir("same", {"x": ["cat"] * 4, "y": ["dog"] * 4})
+    alternating = data_dir("alternating", {"x": ["cat", "dog"] * 2, "y": ["dog", "cat"] * 2})
+    for data, expected in ((same, {"own": 1.0, "own_shrunk": 1.0, "shrink": 1.0}),
+                           (alternating, {"own": 0.0, "own_shrunk": 0.707, "shrink": 0.0})):
+        assert main_probe([str(data), str(data), "--target", "--encoder", "words"]) == 0
+        scores = json.loads(capsys.readouterr().out)[str(data)]
+        assert scores == {"segments": 8, "constant": 0.707, **expected}
+    lonely = data_dir("lonely", {"x": ["cat"], "y": ["dog"]})
+    assert main_probe([str(same), str(lonely), "--target", "--encoder", "words"]) == 1
+    assert f"{lonely / 'utt2rec'}: no segment has a neighbour at offsets [-1, 1]" in capsys.readouterr().err

@@ -15,6 +15,14 @@ model does. Example (mini_slue sentiment, after stage 4)::
 
 prints JSON: per scored dir, the majority-class accuracy and the probe accuracies and macro-F1
 on the own and the neighbours' embeddings, for each regularisation strength C.
+
+``--target`` asks instead what generative context can learn at all: its module sees one segment
+and is pulled towards the neighbours' mean embedding (its target), so what it can carry to unseen
+recordings is what the segment's own text predicts of that target. Printed per scored dir: the
+mean cosine to the targets of the training targets' mean (a constant c_t reaches that), of the own
+embedding, and of the own embedding shrunk towards the mean, ``mean + shrink * (own - own mean)``,
+with the shrink (0 to 1) that scores best on the training dir. Where the shrunk own embedding is
+no closer than the constant, the segment's own (perfect) transcript says nothing of its target.
 """
 
 import argparse
@@ -32,6 +40,7 @@ from espnet2_ext.kaldi_files import read_map
 Features = Tuple[np.ndarray, np.ndarray, np.ndarray]  # own, neighbours', labels
 Embedder = Callable[[Sequence[str]], np.ndarray]  # texts -> (N, D) float32
 WORDS = "words"  # the --encoder value for bags of words
+SHRINKS = tuple(i / 20 for i in range(21))  # --target: the shrinks towards the mean tried
 
 
 def embedder(encoder: str, train_texts: Sequence[str], vocabulary: Optional[Sequence[str]] = None) -> Embedder:
@@ -61,9 +70,11 @@ def read_vocabulary(path: Path) -> Sequence[str]:
     return phrases
 
 
-def features(data_dir: Path, label: str, offsets: Sequence[int], encode: Embedder) -> Features:
-    """Own and neighbours' text embeddings and the labels of a data dir's utterances."""
-    texts, labels = read_map(data_dir / "text"), read_map(data_dir / label)
+def features(data_dir: Path, label: Optional[str], offsets: Sequence[int], encode: Embedder) -> Features:
+    """Own and neighbours' text embeddings and the labels of a data dir's utterances (every
+    transcribed utterance and no labels when ``label`` is None)."""
+    texts = read_map(data_dir / "text")
+    labels = read_map(data_dir / label) if label is not None else dict.fromkeys(texts, "")
     utts = sorted(labels)
     missing = [u for u in utts if u not in texts]
     if missing:
@@ -92,12 +103,40 @@ def probe(train: Features, scored: Features, strengths: Sequence[float]) -> Dict
     return out
 
 
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
+def _with_targets(data: Features) -> Tuple[np.ndarray, np.ndarray]:
+    """Unit own embeddings and targets of the segments that have neighbours."""
+    has = np.linalg.norm(data[1], axis=1) > 0
+    return _unit(data[0][has]), _unit(data[1][has])
+
+
+def target_fit(train: Features, scored: Features, shrinks: Sequence[float] = SHRINKS) -> Dict[str, float]:
+    """Mean cosine to ``scored``'s targets (its neighbours' embeddings; segments without
+    neighbours left out) of the training targets' mean, the own embedding, and the own embedding
+    shrunk towards the mean (the shrink that fits ``train`` best)."""
+    (own, targets), (scored_own, scored_targets) = _with_targets(train), _with_targets(scored)
+    mean_target, mean_own = targets.mean(0), own.mean(0)
+
+    def cosine(shrink: float, own_: np.ndarray, targets_: np.ndarray) -> float:
+        return float(np.mean(np.sum(_unit(mean_target + shrink * (own_ - mean_own)) * targets_, axis=1)))
+
+    best = max(shrinks, key=lambda shrink: cosine(shrink, own, targets))
+    return {"segments": int(len(scored_own)), "constant": round(cosine(0.0, scored_own, scored_targets), 3),
+            "own": round(float(np.mean(np.sum(scored_own * scored_targets, axis=1))), 3),
+            "own_shrunk": round(cosine(best, scored_own, scored_targets), 3), "shrink": round(float(best), 2)}
+
+
 @cli_entry
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("train", type=Path, help="data dir the probes train on (text, utt2rec, the label file)")
     parser.add_argument("scored", type=Path, nargs="+", help="data dirs they are scored on")
     parser.add_argument("--label", default="text.sentiment", help="the label file in each data dir")
+    parser.add_argument("--target", action="store_true",
+                        help="no label: how close a segment's own text comes to its generative target")
     parser.add_argument("--offsets", type=int, nargs="+", default=[-1, 1], help="the neighbours (context_offsets)")
     parser.add_argument("--encoder", default=DEFAULT_ENCODER,
                         help=f"context_text_encoder, or '{WORDS}' for bags of words")
@@ -107,10 +146,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     vocabulary = None if args.vocabulary is None else read_vocabulary(args.vocabulary)
     encode = embedder(args.encoder, list(read_map(args.train / "text").values()), vocabulary)
-    train = features(args.train, args.label, args.offsets, encode)
+    label = None if args.target else args.label
+    train = features(args.train, label, args.offsets, encode)
     results: Dict[str, Dict[str, float]] = {}
     for data_dir in args.scored:
-        results[str(data_dir)] = probe(train, features(data_dir, args.label, args.offsets, encode), args.C)
+        scored = features(data_dir, label, args.offsets, encode)
+        if args.target:
+            for name, data in ((args.train, train), (data_dir, scored)):
+                if not np.linalg.norm(data[1], axis=1).any():
+                    raise DataError(f"{name / 'utt2rec'}: no segment has a neighbour at offsets {args.offsets}")
+            results[str(data_dir)] = target_fit(train, scored)
+        else:
+            results[str(data_dir)] = probe(train, scored, args.C)
     print(json.dumps(results, indent=1))
     return 0
 
