@@ -51,6 +51,15 @@ def padded(batch: Batch) -> Tuple[torch.Tensor, torch.Tensor]:
     return torch.nn.utils.rnn.pad_sequence(audio, batch_first=True), lengths
 
 
+def trained_model(exp: Path, checkpoint: str, task: str = "asr") -> torch.nn.Module:
+    """The ``task`` (asr, cls) model of the experiment dir ``exp`` with the weights ``checkpoint``, on CPU."""
+    for path in (exp / "config.yaml", exp / checkpoint):
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+    task_class = ASRTask if task == "asr" else CLSTask
+    return task_class.build_model_from_file(exp / "config.yaml", exp / checkpoint, "cpu")[0]
+
+
 @torch.no_grad()
 def recalibrate(model: torch.nn.Module, batches: Sequence[Batch]) -> int:
     """Reset and re-estimate every BatchNorm layer's running statistics by running ``encode``;
@@ -79,11 +88,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--task", choices=("asr", "cls"), default="asr")
     parser.add_argument("--batch_bins", type=int, default=640000, help="padded samples per batch")
     args = parser.parse_args(argv)
-    task = ASRTask if args.task == "asr" else CLSTask
-    for path in (args.exp / "config.yaml", args.exp / args.checkpoint):
-        if not path.is_file():
-            raise DataError(f"{path}: no such file")
-    model, _ = task.build_model_from_file(args.exp / "config.yaml", args.exp / args.checkpoint, "cpu")
+    model = trained_model(args.exp, args.checkpoint, args.task)
     batches = sorted_batches(args.wav_scp, args.batch_bins)
     count = recalibrate(model, batches)
     torch.save(model.state_dict(), args.exp / args.out)

@@ -22,13 +22,12 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from espnet2_ext.bin.bn_recalibrate import padded
+from espnet2_ext.bin.bn_recalibrate import padded, trained_model
 from espnet2_ext.context.diagnostics import context_diagnostics
 from espnet2_ext.context.neighbours import NeighbourMap
 from espnet2_ext.context.text_targets import text_targets
 from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.kaldi_files import read_map
-from espnet2_ext.tasks import ASRTask, CLSTask
 
 FIGURES = ("ctx_cos_pos", "ctx_cos_other", "ctx_spread")
 
@@ -90,11 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--checkpoint", default="valid.loss.best.pth", help="model file in the exp dir")
     parser.add_argument("--task", choices=("asr", "cls"), default="asr")
     args = parser.parse_args(argv)
-    for path in (args.exp / "config.yaml", args.exp / args.checkpoint):
-        if not path.is_file():
-            raise DataError(f"{path}: no such file")
-    task = ASRTask if args.task == "asr" else CLSTask
-    model, _ = task.build_model_from_file(args.exp / "config.yaml", args.exp / args.checkpoint, "cpu")
+    model = trained_model(args.exp, args.checkpoint, args.task)
     results = {str(d): heldout_figures(model, d) for d in args.data}
     print(json.dumps(results, indent=1))
     return 0
