@@ -198,4 +198,4 @@ def test_text_probe_target_fit_finds_what_a_segment_says_of_its_neighbours(tmp_p
         assert scores == {"segments": 8, "constant": 0.707, **expected}
     lonely = data_dir("lonely", {"x": ["cat"], "y": ["dog"]})
     assert main_probe([str(same), str(lonely), "--target", "--encoder", "words"]) == 1
-    assert f"{lonely / 'utt2rec'}: no segment has a neighbour at offsets [-1, 1]" in capsys.readouterr().err
+    assert f"{lonely}: no segment has a neighbour at offsets [-1, 1] whose text" in capsys.readouterr().err

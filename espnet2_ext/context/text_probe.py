@@ -154,7 +154,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.target:
             for name, data in ((args.train, train), (data_dir, scored)):
                 if not np.linalg.norm(data[1], axis=1).any():
-                    raise DataError(f"{name / 'utt2rec'}: no segment has a neighbour at offsets {args.offsets}")
+                    raise DataError(f"{name}: no segment has a neighbour at offsets {args.offsets} "
+                                    "whose text embeds to a non-zero vector")
             results[str(data_dir)] = target_fit(train, scored)
         else:
             results[str(data_dir)] = probe(train, scored, args.C)
