@@ -24,6 +24,7 @@ import torch
 
 from espnet2_ext.bin.bn_recalibrate import padded, trained_model
 from espnet2_ext.context.diagnostics import context_diagnostics
+from espnet2_ext.context.losses import pairs_from_positions
 from espnet2_ext.context.neighbours import NeighbourMap
 from espnet2_ext.context.text_targets import text_targets
 from espnet2_ext.errors import DataError, cli_entry
@@ -57,28 +58,26 @@ def heldout_figures(model: torch.nn.Module, data_dir: Path) -> Dict[str, float]:
         raise DataError(f"{data_dir / 'utt2rec'}: no entry for '{missing[0]}' ({len(missing)} segments)")
     anchors = torch.stack([vectors[u] for u in utts])
     recording_ids = {recid: i for i, recid in enumerate(nmap.recordings())}
-    recordings = torch.tensor([recording_ids[nmap.position(u)[0]] for u in utts])
-    bank, pairs, pulled = _what_is_pulled_towards(model, data_dir, nmap, utts, anchors)
-    figures = context_diagnostics(anchors, bank, pairs, recordings, pulled)
+    positions = torch.tensor([[recording_ids[recid], index] for recid, index in map(nmap.position, utts)])
+    bank, pairs, pulled = _what_is_pulled_towards(model, data_dir, nmap, utts, anchors, positions)
+    figures = context_diagnostics(anchors, bank, pairs, positions[:, 0], pulled)
     out = {"segments": len(utts), "pairs": len(pairs)}
     out.update({key: round(float(figures[key]), 3) for key in FIGURES if figures[key] is not None})
     return out
 
 
 def _what_is_pulled_towards(model: torch.nn.Module, data_dir: Path, nmap: NeighbourMap, utts: Sequence[str],
-                            anchors: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+                            anchors: torch.Tensor, positions: torch.Tensor
+                            ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
     """As in training: the vectors c_t is pulled towards, the (segment, target) pairs, and what
-    is compared with them (None: c_t itself)."""
+    is compared with them (None: c_t itself). ``positions``: (recording, index) of each of ``utts``."""
     if model.context_source == "text":
         targets = text_targets(read_map(data_dir / "text"), nmap, utts, model.context_offsets,
                                model.context_text_encoder)
         bank = torch.from_numpy(np.stack([targets[u] for u in utts]).astype(np.float32))
         rows = torch.nonzero(bank.abs().sum(-1) > 0).squeeze(1)  # zeros: no neighbour
         return bank, torch.stack([rows, rows], 1), model.context_text_projection(anchors)
-    index = {u: i for i, u in enumerate(utts)}
-    pairs = [[index[u], index[n]] for u in utts for n in nmap.neighbours(u, model.context_offsets).values()
-             if n is not None]
-    return anchors, torch.tensor(pairs, dtype=torch.long).reshape(-1, 2), None
+    return anchors, pairs_from_positions(positions, model.context_offsets), None  # as mode b's batches
 
 
 @cli_entry

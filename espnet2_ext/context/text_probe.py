@@ -116,6 +116,12 @@ def target_fit(train: Features, scored: Features, shrinks: Sequence[float] = SHR
             "own_shrunk": round(cosine(best, scored_own, scored_targets), 3), "shrink": round(float(best), 2)}
 
 
+def _require_targets(data_dir: Path, data: Features, offsets: Sequence[int]) -> None:
+    if not np.linalg.norm(data[1], axis=1).any():
+        raise DataError(f"{data_dir}: no segment has a neighbour at offsets {list(offsets)} "
+                        "whose text embeds to a non-zero vector")
+
+
 @cli_entry
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -135,14 +141,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     encode = embedder(args.encoder, list(read_map(args.train / "text").values()), vocabulary)
     label = None if args.target else args.label
     train = features(args.train, label, args.offsets, encode)
+    if args.target:
+        _require_targets(args.train, train, args.offsets)
     results: Dict[str, Dict[str, float]] = {}
     for data_dir in args.scored:
         scored = features(data_dir, label, args.offsets, encode)
         if args.target:
-            for name, data in ((args.train, train), (data_dir, scored)):
-                if not np.linalg.norm(data[1], axis=1).any():
-                    raise DataError(f"{name}: no segment has a neighbour at offsets {args.offsets} "
-                                    "whose text embeds to a non-zero vector")
+            _require_targets(data_dir, scored, args.offsets)
             results[str(data_dir)] = target_fit(train, scored)
         else:
             results[str(data_dir)] = probe(train, scored, args.C)
